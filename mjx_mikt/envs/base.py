@@ -1,0 +1,88 @@
+"""The env interface every task implements, and the state it carries.
+
+An env is a pair of pure functions over a `State` pytree:
+
+    state = env.reset(key)            # key: PRNGKey
+    state = env.step(state, action)   # action: (action_size,)
+
+Both take a single env; batches come from `jax.vmap` (and `jax.jit`) applied to
+them as they are. `step` resets finished episodes itself (auto-reset), so a
+batch of envs can be stepped forever inside `lax.scan`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import jax
+from flax import struct
+
+
+@struct.dataclass
+class PhysicsState:
+    """Physics arrays shared by both backends (mjx and native mujoco).
+
+    The task's observation, reward and termination are functions of these
+    arrays only, so they are one set of JAX code whichever backend produced them.
+
+    qpos: (nq,) generalised positions after the control step.
+    qvel: (nv,) generalised velocities after the control step.
+    qacc_warmstart: (nv,) solver warm start, carried so that stepping from this
+      state is the same as continuing a persistent native simulation.
+    xpos: (nbody, 3) body frame positions.
+    cfrc_ext: (nbody, 6) external (contact) wrench per body.
+
+    xpos and cfrc_ext follow the convention documented in `physics.py`.
+    """
+
+    qpos: jax.Array
+    qvel: jax.Array
+    qacc_warmstart: jax.Array
+    xpos: jax.Array
+    cfrc_ext: jax.Array
+
+
+@struct.dataclass
+class State:
+    """One env's state after `reset` or `step`.
+
+    physics: PhysicsState of the (possibly just reset) episode.
+    obs: (observation_size,) observation to act on next (after auto-reset, the
+      first observation of the new episode).
+    reward: () reward of the step that produced this state (0 after reset).
+    done: () 1.0 if the episode ended on this step (terminated or truncated);
+      the env has then already been reset.
+    truncation: () 1.0 if it ended by the time limit and not by termination.
+    final_obs: (observation_size,) the last observation of the episode that
+      ended (equal to `obs` when done == 0); used to bootstrap on truncation.
+    metrics: per-step scalars: every reward term, plus
+      'episode_return' / 'episode_length' of the episode that ended on this step
+      (0 when done == 0) and 'physics_failure' (1.0 if the step produced a
+      non-finite state and the env was reset because of it).
+    info: bookkeeping ('rng', 'step_count', 'running_return', ...).
+    """
+
+    physics: PhysicsState
+    obs: jax.Array
+    reward: jax.Array
+    done: jax.Array
+    truncation: jax.Array
+    final_obs: jax.Array
+    metrics: Dict[str, jax.Array] = struct.field(default_factory=dict)
+    info: Dict[str, Any] = struct.field(default_factory=dict)
+
+
+class Env:
+    """Base class of a task. Subclasses set the sizes and implement reset/step."""
+
+    name: str
+    observation_size: int
+    action_size: int
+    episode_length: int = 1000
+    backend: str  # 'mjx' or 'mujoco'
+
+    def reset(self, key: jax.Array) -> State:
+        raise NotImplementedError
+
+    def step(self, state: State, action: jax.Array) -> State:
+        raise NotImplementedError
