@@ -84,6 +84,7 @@ class RunConfig:
     teacher_store: str = "runs/teachers"
     teacher_path: str = ""  # explicit teacher checkpoint (one per source, comma separated)
     train_teacher: bool = True  # train a missing teacher first
+    teacher_timesteps: int = 2_000_000  # budget of a teacher trained because none was found
     updates_per_chunk: int = 0  # updates between host syncs; 0 -> chosen from the budget
     eval_every: int = 50  # updates between evaluations (rounded to a chunk)
     eval_episodes: int = 5

@@ -1,0 +1,74 @@
+"""Throughput of the whole fused training loop (rollout + GAE + epochs), per method and preset.
+
+`measure_training(robot, method, preset, num_envs, updates)` builds the same
+trainer the CLI builds (MIKT gets a randomly initialised teacher: throughput
+does not depend on its weights), compiles one chunk of `updates` updates, then
+times a second call. Env-steps/s counts control steps summed over the batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Dict, Optional
+
+import jax
+import numpy as np
+
+from mjx_mikt import agents, envs
+from mjx_mikt.config import PRESETS, Config, RunConfig
+from mjx_mikt.train import make_train
+
+TEACHER_ROBOT = "CentipedeFour"
+
+
+def random_teacher(config: Config, robot: str = TEACHER_ROBOT) -> "agents.TeacherSpec":
+    env = envs.make(robot, backend="mujoco")
+    teacher_agent = agents.make_agent("ppo", env.observation_size, env.action_size, config.ppo, config.mikt)
+    params = jax.tree.map(np.asarray, teacher_agent.init(jax.random.PRNGKey(1)))
+    return agents.TeacherSpec(params=params, observation_size=env.observation_size,
+                              action_size=env.action_size, robot=robot)
+
+
+def measure_training(robot: str, method: str, preset: str, backend: str, num_envs: Optional[int] = None,
+                     updates: int = 2, rollout_length: Optional[int] = None) -> Dict[str, float]:
+    ppo = PRESETS[preset]
+    overrides = {}
+    if num_envs is not None:
+        overrides["num_envs"] = num_envs
+    if rollout_length is not None:
+        overrides["rollout_length"] = rollout_length
+    ppo = dataclasses.replace(ppo, **overrides)
+    run = RunConfig(target=robot, method=method, preset=preset, backend=backend,
+                    source=(TEACHER_ROBOT,) if method != "ppo" else (), total_timesteps=100 * ppo.batch_size)
+    config = Config(run=run, ppo=ppo)
+    env = envs.make(robot, backend=backend)
+    teachers = [random_teacher(config)] if method != "ppo" else []
+    agent = agents.make_agent(method, env.observation_size, env.action_size, ppo, config.mikt, teachers)
+    trainer = make_train(config, env, agent)
+    use_teacher = agent.uses_teacher  # the coupled phase: the most expensive program
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    chunk = jax.jit(lambda s: trainer.run(s, updates, use_teacher))
+    t0 = time.perf_counter()
+    state, metrics = chunk(state)
+    jax.block_until_ready(metrics)
+    compile_and_first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    state, metrics = chunk(state)
+    jax.block_until_ready(metrics)
+    elapsed = time.perf_counter() - t0
+    steps = updates * ppo.batch_size
+    return {
+        "robot": robot,
+        "method": method,
+        "preset": preset,
+        "backend": backend,
+        "num_envs": ppo.num_envs,
+        "rollout_length": ppo.rollout_length,
+        "update_epochs": ppo.update_epochs,
+        "num_minibatches": ppo.num_minibatches,
+        "updates_timed": updates,
+        "env_steps_per_s": steps / elapsed,
+        "seconds_per_update": elapsed / updates,
+        "compile_s": max(0.0, compile_and_first - elapsed),
+    }

@@ -1,0 +1,115 @@
+"""Checkpoints of the full training state (orbax) and of teachers (flax msgpack).
+
+A run checkpoint holds the seed-batched TrainState (params, optimizer state,
+normalisers, env states, RNG, update count) plus a JSON record of the config,
+so `--resume RUN_DIR` continues to the same result as an uninterrupted run.
+
+A teacher file is small and self-describing: robot name, observation and
+action sizes, the policy/value params and the observation normaliser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from flax import serialization
+
+
+class CheckpointError(ValueError):
+    """A checkpoint or teacher file that cannot be used; the message is one line."""
+
+
+def _manager(directory: Path, max_to_keep: Optional[int] = 3) -> ocp.CheckpointManager:
+    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+    return ocp.CheckpointManager(directory.absolute(), options=options)
+
+
+def save_checkpoint(directory: Path, step: int, state: Any, meta: Dict[str, Any]) -> None:
+    """Save `state` (any pytree of arrays) and `meta` (JSON-able) as checkpoint `step`."""
+    with _manager(directory) as manager:
+        manager.save(
+            step,
+            args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+            force=True,
+        )
+        manager.wait_until_finished()
+
+
+def latest_step(directory: Path) -> Optional[int]:
+    if not directory.is_dir():
+        return None
+    with _manager(directory, max_to_keep=None) as manager:
+        return manager.latest_step()
+
+
+def restore_checkpoint(directory: Path, abstract_state: Any, step: Optional[int] = None):
+    """Restore (state, meta); `abstract_state` gives the tree structure, shapes and dtypes."""
+    step = latest_step(directory) if step is None else step
+    if step is None:
+        raise CheckpointError(f"no checkpoint found in {directory}")
+    try:
+        with _manager(directory, max_to_keep=None) as manager:
+            restored = manager.restore(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()
+                ),
+            )
+    except Exception as err:  # orbax raises many types; the user needs one line
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"cannot restore checkpoint {step} in {directory}: {first}") from None
+    return restored.state, restored.meta
+
+
+# ----------------------------------------------------------------- teachers
+TEACHER_FILE = "teacher.msgpack"
+TEACHER_META = "teacher.json"
+
+
+def save_teacher(directory: Path, robot: str, observation_size: int, action_size: int,
+                 params: Any, obs_mean: np.ndarray, obs_var: np.ndarray, info: Dict[str, Any]) -> Path:
+    """Write a teacher (atomically: a crash leaves the previous teacher in place)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "params": jax.tree.map(np.asarray, params),
+        "obs_mean": np.asarray(obs_mean),
+        "obs_var": np.asarray(obs_var),
+    }
+    meta = dict(info, robot=robot, observation_size=int(observation_size), action_size=int(action_size))
+    tmp = directory / (TEACHER_FILE + ".tmp")
+    tmp.write_bytes(serialization.msgpack_serialize(payload))
+    os.replace(tmp, directory / TEACHER_FILE)
+    (directory / TEACHER_META).write_text(json.dumps(meta, indent=2))
+    return directory
+
+
+def load_teacher(path: Path) -> Dict[str, Any]:
+    """Load a teacher directory (or its teacher.msgpack). Returns meta + arrays.
+
+    Raises CheckpointError with a one-line reason for a missing, corrupt or
+    incomplete teacher.
+    """
+    path = Path(path)
+    directory = path.parent if path.is_file() else path
+    data_file, meta_file = directory / TEACHER_FILE, directory / TEACHER_META
+    if not data_file.is_file() or not meta_file.is_file():
+        raise CheckpointError(f"{directory} is not a teacher (needs {TEACHER_FILE} and {TEACHER_META})")
+    try:
+        meta = json.loads(meta_file.read_text())
+        payload = serialization.msgpack_restore(data_file.read_bytes())
+        params, obs_mean, obs_var = payload["params"], payload["obs_mean"], payload["obs_var"]
+        robot, obs_size, act_size = meta["robot"], int(meta["observation_size"]), int(meta["action_size"])
+    except Exception as err:
+        raise CheckpointError(f"teacher {directory} is corrupt or incomplete ({type(err).__name__}: {err})") from None
+    if np.shape(obs_mean) != (obs_size,):
+        raise CheckpointError(
+            f"teacher {directory} is inconsistent: normaliser has shape {np.shape(obs_mean)}, "
+            f"expected ({obs_size},)"
+        )
+    return dict(meta, params=params, obs_mean=obs_mean, obs_var=obs_var)

@@ -1,0 +1,109 @@
+"""Run-folder logging: TensorBoard events (per seed and mean) plus CSV twins.
+
+Layout inside a run folder:
+    tb/seed_<i>/   tb/mean/     TensorBoard events (step = env steps per seed)
+    metrics.csv                 one row per (update, seed): every training scalar
+    eval.csv                    one row per (evaluation, seed): return and length
+The CSV files are what `mjx_mikt.plot` reads; they are trimmed on resume so a
+resumed run has no duplicated rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+from tensorboardX import SummaryWriter
+
+METRICS_CSV = "metrics.csv"
+EVAL_CSV = "eval.csv"
+EVAL_FIELDS = ["update", "env_steps", "seed", "return_mean", "return_std", "length_mean"]
+
+
+def _trim_csv(path: Path, max_update: int) -> None:
+    """Drop rows logged after the checkpoint a run resumes from."""
+    if not path.is_file():
+        return
+    with path.open() as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= max_update]
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(kept)
+
+
+class RunLogger:
+    def __init__(self, run_dir: Path, num_seeds: int, resume_update: Optional[int] = None,
+                 resume_step: Optional[int] = None):
+        self.run_dir = Path(run_dir)
+        self.num_seeds = num_seeds
+        if resume_update is not None:
+            _trim_csv(self.run_dir / METRICS_CSV, resume_update)
+            _trim_csv(self.run_dir / EVAL_CSV, resume_update)
+        purge = None if resume_step is None else resume_step + 1
+        tb = self.run_dir / "tb"
+        self.seed_writers = [SummaryWriter(str(tb / f"seed_{i}"), purge_step=purge) for i in range(num_seeds)]
+        self.mean_writer = SummaryWriter(str(tb / "mean"), purge_step=purge)
+        self._metric_fields: Optional[List[str]] = None
+        self._read_existing_header()
+
+    def _read_existing_header(self) -> None:
+        path = self.run_dir / METRICS_CSV
+        if path.is_file():
+            with path.open() as f:
+                header = next(csv.reader(f), None)
+            if header:
+                self._metric_fields = header[3:]
+
+    def _add(self, tag: str, per_seed: np.ndarray, step: int) -> None:
+        per_seed = np.asarray(per_seed, dtype=np.float64).reshape(self.num_seeds)
+        for writer, value in zip(self.seed_writers, per_seed):
+            if math.isfinite(value):
+                writer.add_scalar(tag, value, step)
+        finite = per_seed[np.isfinite(per_seed)]
+        if finite.size:
+            self.mean_writer.add_scalar(tag, float(finite.mean()), step)
+
+    def training(self, update: int, env_steps: int, metrics: Dict[str, np.ndarray]) -> None:
+        """metrics: name -> (num_seeds,) values of update `update`."""
+        for name, values in metrics.items():
+            self._add(name, values, env_steps)
+        path = self.run_dir / METRICS_CSV
+        if self._metric_fields is None:
+            self._metric_fields = sorted(metrics)
+            with path.open("w", newline="") as f:
+                csv.writer(f).writerow(["update", "env_steps", "seed"] + self._metric_fields)
+        with path.open("a", newline="") as f:
+            writer = csv.writer(f)
+            for seed in range(self.num_seeds):
+                row = [update, env_steps, seed]
+                for name in self._metric_fields:
+                    value = metrics.get(name)
+                    row.append("" if value is None else f"{float(np.asarray(value).reshape(-1)[seed]):.6g}")
+                writer.writerow(row)
+
+    def evaluation(self, update: int, env_steps: int, returns: np.ndarray, lengths: np.ndarray) -> None:
+        """returns, lengths: (num_seeds, episodes)."""
+        self._add("eval/return", returns.mean(axis=1), env_steps)
+        self._add("eval/length", lengths.mean(axis=1), env_steps)
+        path = self.run_dir / EVAL_CSV
+        new = not path.is_file()
+        with path.open("a", newline="") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(EVAL_FIELDS)
+            for seed in range(self.num_seeds):
+                writer.writerow([update, env_steps, seed, f"{returns[seed].mean():.6g}",
+                                 f"{returns[seed].std():.6g}", f"{lengths[seed].mean():.6g}"])
+
+    def flush(self) -> None:
+        for writer in self.seed_writers + [self.mean_writer]:
+            writer.flush()
+
+    def close(self) -> None:
+        for writer in self.seed_writers + [self.mean_writer]:
+            writer.close()

@@ -1,0 +1,216 @@
+"""The host side of a run: chunks of fused updates, logging, evaluation, checkpoints.
+
+The device runs `updates_per_chunk` updates per call (one jitted, seed-vmapped
+`Trainer.run`); between calls the host writes metrics, prints progress,
+evaluates and checkpoints. Chunk boundaries depend only on the update index,
+so a resumed run replays exactly the same sequence of programs as an
+uninterrupted one and ends with the same parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mjx_mikt import checkpoint
+from mjx_mikt.config import Config
+from mjx_mikt.logger import RunLogger
+from mjx_mikt.train import Trainer
+
+CHUNK_TARGET_SAMPLES = 16_384  # env steps per seed between host syncs when not set
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    updates: int
+    env_steps: int  # per seed
+    wall_time: float
+    eval_returns: np.ndarray  # (num_seeds, episodes) of the final evaluation
+    final_state: object  # seed-batched TrainState
+    interrupted: bool = False
+
+
+def seed_keys(config: Config) -> jax.Array:
+    return jnp.stack([jax.random.PRNGKey(config.run.seed + i) for i in range(config.run.num_seeds)])
+
+
+def updates_per_chunk(config: Config) -> int:
+    if config.run.updates_per_chunk > 0:
+        return config.run.updates_per_chunk
+    return max(1, min(config.num_updates, CHUNK_TARGET_SAMPLES // config.ppo.batch_size))
+
+
+def next_boundary(update: int, trainer: Trainer, config: Config) -> int:
+    """The next update index where the host must act (eval, checkpoint, phase switch, end)."""
+    run = config.run
+    candidates = [trainer.num_updates]
+    if update < trainer.switch_update:
+        candidates.append(trainer.switch_update)
+    for every in (run.eval_every, run.checkpoint_every):
+        if every > 0:
+            candidates.append((update // every + 1) * every)
+    return min(candidates)
+
+
+class _Interrupt:
+    """Turn SIGTERM into KeyboardInterrupt so both stop at the next chunk boundary."""
+
+    def __enter__(self):
+        self._previous = signal.getsignal(signal.SIGTERM)
+        try:
+            signal.signal(signal.SIGTERM, self._raise)
+        except ValueError:  # not the main thread
+            self._previous = None
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+        return False
+
+
+def _format_duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+class Progress:
+    """One line on stderr per chunk (at most every `interval` s): steps, return, steps/s, ETA."""
+
+    def __init__(self, label: str, total_updates: int, batch: int, interval: float = 5.0):
+        self.label, self.total, self.batch, self.interval = label, total_updates, batch, interval
+        self.last_print = 0.0
+        self.rate_steps, self.rate_time = 0, 0.0  # excludes the chunk that compiled
+
+    def add(self, updates: int, seconds: float, compiled: bool) -> None:
+        if not compiled:
+            self.rate_steps += updates * self.batch
+            self.rate_time += seconds
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.rate_steps / self.rate_time if self.rate_time > 0 else float("nan")
+
+    def show(self, update: int, last_return: float, force: bool = False) -> None:
+        now = time.time()
+        if not force and now - self.last_print < self.interval:
+            return
+        self.last_print = now
+        sps = self.steps_per_second
+        eta = (self.total - update) * self.batch / sps if sps == sps and sps > 0 else float("nan")
+        ret = f"{last_return:9.1f}" if last_return == last_return else "        -"
+        print(
+            f"[{self.label}] {100 * update / self.total:5.1f}% update {update}/{self.total} "
+            f"steps {update * self.batch:,}/{self.total * self.batch:,} | return {ret} | "
+            f"{sps:,.0f} steps/s | ETA {_format_duration(eta) if eta == eta else '?'}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
+                 resume: bool = False, meta: Optional[Dict] = None,
+                 stop_after_updates: Optional[int] = None) -> RunResult:
+    """Train (or continue training) the run in `run_dir`; returns its final state and evaluation.
+
+    `stop_after_updates` ends the run early at that update, as an interruption
+    would (used to test resume).
+    """
+    run = config.run
+    ckpt_dir = run_dir / "checkpoints"
+    meta = dict(meta or {}, config=config.to_dict())
+    init = jax.jit(jax.vmap(trainer.init))
+    keys = seed_keys(config)
+    if resume:
+        abstract = jax.eval_shape(init, keys)
+        state, _ = checkpoint.restore_checkpoint(ckpt_dir, abstract)
+    else:
+        state = init(keys)
+    update = int(np.asarray(state.update).reshape(-1)[0])
+    batch = config.ppo.batch_size
+    logger = RunLogger(run_dir, run.num_seeds, resume_update=update if resume else None,
+                       resume_step=update * batch if resume else None)
+    chunk = updates_per_chunk(config)
+    compiled: Dict[tuple, Callable] = {}
+
+    def program(n: int, use_teacher: bool):
+        if (n, use_teacher) not in compiled:
+            fn = functools.partial(trainer.run, num_updates=n, use_teacher=use_teacher)
+            compiled[(n, use_teacher)] = jax.jit(jax.vmap(fn))
+            return compiled[(n, use_teacher)], True
+        return compiled[(n, use_teacher)], False
+
+    evaluate = {}
+
+    def run_eval(state, update):
+        use_teacher = trainer.use_teacher_at(update)
+        if use_teacher not in evaluate:
+            fn = functools.partial(trainer.evaluate, use_teacher=use_teacher)
+            evaluate[use_teacher] = jax.jit(jax.vmap(fn))
+        eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, update))(keys)
+        result = jax.device_get(evaluate[use_teacher](state.params, state.obs_stats, eval_keys))
+        logger.evaluation(update, update * batch, result["return"], result["length"])
+        return result
+
+    progress = Progress(label, trainer.num_updates, batch)
+    start = time.time()
+    last_return = float("nan")
+    final_eval = None
+    interrupted = False
+    end = trainer.num_updates if stop_after_updates is None else min(trainer.num_updates, stop_after_updates)
+    with _Interrupt():
+        try:
+            while update < end:
+                boundary = min(next_boundary(update, trainer, config), end)
+                n = chunk if boundary - update >= chunk else 1
+                fn, fresh = program(n, trainer.use_teacher_at(update))
+                t0 = time.time()
+                state, metrics = fn(state)
+                metrics = jax.device_get(metrics)  # the one host sync of the chunk
+                elapsed = time.time() - t0
+                progress.add(n, elapsed, fresh)
+                for i in range(n):
+                    u = update + i + 1
+                    row = {k: np.asarray(v)[:, i] for k, v in metrics.items()}
+                    row["env_steps_per_second"] = np.full(run.num_seeds, n * batch * run.num_seeds / elapsed)
+                    logger.training(u, u * batch, row)
+                returns = np.asarray(metrics["episode_return"])
+                if np.isfinite(returns).any():
+                    last_return = float(np.nanmean(returns[:, -1])) if np.isfinite(returns[:, -1]).any() else last_return
+                update += n
+                at_end = update == trainer.num_updates
+                if at_end or (run.eval_every > 0 and update % run.eval_every == 0):
+                    final_eval = run_eval(state, update)
+                    last_return = float(final_eval["return"].mean())
+                if at_end or (run.checkpoint_every > 0 and update % run.checkpoint_every == 0):
+                    checkpoint.save_checkpoint(ckpt_dir, update, state, dict(meta, update=update))
+                logger.flush()
+                progress.show(update, last_return, force=at_end)
+        except KeyboardInterrupt:
+            interrupted = True
+            # `state` is always a completed chunk: save it so nothing is lost
+            checkpoint.save_checkpoint(ckpt_dir, update, state, dict(meta, update=update))
+            print(f"\ninterrupted at update {update}; resume with: python -m mjx_mikt.run --resume {run_dir}",
+                  file=sys.stderr)
+        finally:
+            logger.close()
+    if not interrupted and update == end and update != trainer.num_updates:
+        checkpoint.save_checkpoint(ckpt_dir, update, state, dict(meta, update=update))
+    returns = np.asarray(final_eval["return"]) if final_eval is not None else np.full((run.num_seeds, 1), np.nan)
+    return RunResult(run_dir, update, update * batch, time.time() - start, returns, state, interrupted)

@@ -1,0 +1,310 @@
+"""The fused training program: rollout, GAE, epochs and minibatches in one jit.
+
+`make_train(config, env, agent)` returns a `Trainer` whose methods are pure
+functions of a `TrainState`:
+
+    trainer.init(key)                      -> TrainState
+    trainer.run(state, n, use_teacher)     -> (TrainState, metrics with a leading (n,) axis)
+    trainer.train(key)                     -> (TrainState, metrics (num_updates,))  # the whole run
+    trainer.evaluate(params, obs_stats, key, use_teacher) -> {'return': (E,), 'length': (E,)}
+
+All of them can be `jax.jit`-ed and `jax.vmap`-ed over seeds. One update is a
+`lax.scan` rollout of `rollout_length` control steps over `num_envs` envs, GAE
+as a reverse scan, and `update_epochs` x `num_minibatches` gradient steps as
+nested scans. Whether the student still reads its teacher (MIKT before the
+coupling ends) is a static argument, so the program after the switch contains
+no teacher compute at all.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Optional, Tuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from mjx_mikt import agents as agents_lib
+from mjx_mikt.config import Config
+from mjx_mikt.envs.base import Env, State
+from mjx_mikt.losses import compute_gae
+from mjx_mikt.normalization import RunningStats, normalize, scale_reward
+
+Metrics = Dict[str, jax.Array]
+
+
+@struct.dataclass
+class TrainState:
+    """Everything a run needs to continue bit-for-bit (all of it is checkpointed).
+
+    env_state leaves and discounted_return have a leading (num_envs,) axis.
+    """
+
+    params: Any
+    opt_state: Any
+    obs_stats: RunningStats  # (obs_size,) running observation statistics
+    return_stats: RunningStats  # () running statistics of the discounted return
+    discounted_return: jax.Array  # (num_envs,) per-env discounted return, for reward scaling
+    env_state: State
+    rng: jax.Array
+    update: jax.Array  # () int32: updates done so far
+
+
+@struct.dataclass
+class Transition:
+    """One rollout step for all envs; leaves are (num_envs, ...), stacked to (T, num_envs, ...)."""
+
+    obs: jax.Array  # normalised observation acted on
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+    reward: jax.Array  # scaled reward used for learning
+    next_value: jax.Array  # V(normalised final_obs): bootstraps truncated episodes
+    termination: jax.Array
+    done: jax.Array
+    env_metrics: Metrics
+
+
+def gaussian_log_prob(mean, log_std, action):
+    """mean, action: (..., A); log_std: (A,) -> (...,)"""
+    z = (action - mean) / jnp.exp(log_std)
+    return jnp.sum(-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi), axis=-1)
+
+
+def _episode_means(env_metrics: Metrics, done: jax.Array) -> Metrics:
+    """Per-step env metrics (T, N) -> one number each for the update."""
+    finished = jnp.sum(done)
+    out = {"episodes": finished}
+    for name, value in env_metrics.items():
+        if name in ("episode_return", "episode_length"):
+            # mean over the episodes that ended in this rollout (nan if none did)
+            out[name] = jnp.where(finished > 0, jnp.sum(value * done) / jnp.maximum(finished, 1), jnp.nan)
+        elif name == "physics_failure":
+            out[name] = jnp.sum(value)
+        else:
+            out[f"reward/{name}"] = jnp.mean(value)
+    return out
+
+
+class Trainer:
+    """Pure training functions for one (config, env, agent). See the module docstring."""
+
+    def __init__(self, config: Config, env: Env, agent, env_sharding=None):
+        self.config = config
+        self.env = env
+        self.agent = agent
+        self.ppo = config.ppo
+        self.num_updates = config.num_updates
+        # MIKT drops the teacher once coupling ends; the update index where that happens
+        if agent.uses_teacher:
+            self.switch_update = min(self.num_updates, math.ceil(config.mikt.coupling_end * self.num_updates))
+        else:
+            self.switch_update = 0
+        self.env_sharding = env_sharding  # optional NamedSharding for (num_envs, ...) leaves
+        steps_per_update = self.ppo.update_epochs * self.ppo.num_minibatches
+        lr = self.ppo.learning_rate
+        if self.ppo.anneal_lr:
+            # constant within an update, decaying linearly to 0 over the run (baselines ppo2)
+            schedule = lambda count: lr * (1.0 - (count // steps_per_update) / self.num_updates)
+        else:
+            schedule = lr
+        self.learning_rate = schedule
+        self.optimizer = optax.chain(
+            optax.clip_by_global_norm(self.ppo.max_grad_norm),
+            optax.adam(schedule, eps=self.ppo.adam_eps),
+        )
+
+    # ------------------------------------------------------------------ init
+    def init(self, key: jax.Array) -> TrainState:
+        key_params, key_env, key_run = jax.random.split(key, 3)
+        params = self.agent.init(key_params)
+        env_state = jax.vmap(self.env.reset)(jax.random.split(key_env, self.ppo.num_envs))
+        env_state = self._constrain(env_state)
+        obs_stats = RunningStats.create((self.env.observation_size,))
+        if self.ppo.normalize_obs:
+            obs_stats = obs_stats.update(env_state.obs)
+        return TrainState(
+            params=params,
+            opt_state=self.optimizer.init(params),
+            obs_stats=obs_stats,
+            return_stats=RunningStats.create(()),
+            discounted_return=jnp.zeros((self.ppo.num_envs,)),
+            env_state=env_state,
+            rng=key_run,
+            update=jnp.zeros((), jnp.int32),
+        )
+
+    def use_teacher_at(self, update: int) -> bool:
+        """Static phase of update `update` (0-based): does the student read its teacher?"""
+        return bool(self.agent.uses_teacher) and update < self.switch_update
+
+    def _constrain(self, tree):
+        if self.env_sharding is None:
+            return tree
+        return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, self.env_sharding), tree)
+
+    def _normalize_obs(self, stats, obs):
+        if not self.ppo.normalize_obs:
+            return obs
+        return normalize(stats, obs, self.ppo.obs_clip)
+
+    # --------------------------------------------------------------- rollout
+    def _rollout(self, ts: TrainState, use_teacher: bool):
+        ppo, agent = self.ppo, self.agent
+
+        def step(carry, _):
+            env_state, obs_stats, return_stats, disc_return, rng = carry
+            rng, key = jax.random.split(rng)
+            obs = self._normalize_obs(obs_stats, env_state.obs)
+            mean, log_std, value = agent.apply(ts.params, obs, use_teacher=use_teacher)
+            action = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+            log_prob = gaussian_log_prob(mean, log_std, action)
+            env_state = self._constrain(jax.vmap(self.env.step)(env_state, action))
+            if ppo.normalize_obs:
+                obs_stats = obs_stats.update(env_state.obs)
+            final_obs = self._normalize_obs(obs_stats, env_state.final_obs)
+            _, _, next_value = agent.apply(ts.params, final_obs, use_teacher=use_teacher)
+            reward = env_state.reward
+            if ppo.normalize_reward:
+                disc_return = disc_return * ppo.gamma + reward
+                return_stats = return_stats.update(disc_return)
+                reward = scale_reward(return_stats, reward, ppo.reward_clip)
+                disc_return = jnp.where(env_state.done > 0, 0.0, disc_return)
+            transition = Transition(
+                obs=obs,
+                action=action,
+                log_prob=log_prob,
+                value=value,
+                reward=reward,
+                next_value=next_value,
+                termination=env_state.done * (1.0 - env_state.truncation),
+                done=env_state.done,
+                env_metrics=dict(env_state.metrics, raw_reward=env_state.reward),
+            )
+            return (env_state, obs_stats, return_stats, disc_return, rng), transition
+
+        carry = (ts.env_state, ts.obs_stats, ts.return_stats, ts.discounted_return, ts.rng)
+        carry, traj = jax.lax.scan(step, carry, None, length=ppo.rollout_length)
+        env_state, obs_stats, return_stats, disc_return, rng = carry
+        ts = ts.replace(
+            env_state=env_state,
+            obs_stats=obs_stats,
+            return_stats=return_stats,
+            discounted_return=disc_return,
+            rng=rng,
+        )
+        return ts, traj
+
+    # ---------------------------------------------------------------- update
+    def update(self, ts: TrainState, use_teacher: bool) -> Tuple[TrainState, Metrics]:
+        """One PPO/MIKT update: rollout, GAE, epochs x minibatches."""
+        ppo, agent = self.ppo, self.agent
+        fraction = ts.update.astype(jnp.float32) / self.num_updates
+        coupling = agents_lib.coupling_schedule(fraction, self.config.mikt)
+        ts, traj = self._rollout(ts, use_teacher)
+        advantages, returns = compute_gae(
+            traj.reward, traj.value, traj.next_value, traj.termination, traj.done, ppo.gamma, ppo.gae_lambda
+        )
+        batch = agents_lib.Minibatch(
+            obs=traj.obs,
+            actions=traj.action,
+            old_log_prob=traj.log_prob,
+            old_value=traj.value,
+            advantages=advantages,
+            returns=returns,
+        )
+        batch = jax.tree.map(lambda x: x.reshape((ppo.batch_size,) + x.shape[2:]), batch)
+
+        def loss_fn(params, minibatch):
+            return agent.loss(params, minibatch, coupling_coef=coupling, use_teacher=use_teacher)
+
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+        def minibatch_step(carry, minibatch):
+            params, opt_state = carry
+            (_, loss_metrics), grads = grad_fn(params, minibatch)
+            updates, opt_state = self.optimizer.update(grads, opt_state, params)
+            params = optax.apply_updates(params, updates)
+            norms = {f"grad_norm/{k}": optax.global_norm(g) for k, g in agent.param_groups(grads).items()}
+            norms["grad_norm/total"] = optax.global_norm(grads)
+            return (params, opt_state), dict(loss_metrics, **norms)
+
+        def epoch(carry, key):
+            params, opt_state = carry
+            perm = jax.random.permutation(key, ppo.batch_size)
+            shuffled = jax.tree.map(
+                lambda x: x[perm].reshape((ppo.num_minibatches, ppo.minibatch_size) + x.shape[1:]), batch
+            )
+            return jax.lax.scan(minibatch_step, (params, opt_state), shuffled)
+
+        rng, key = jax.random.split(ts.rng)
+        epoch_keys = jax.random.split(key, ppo.update_epochs)
+        (params, opt_state), loss_metrics = jax.lax.scan(epoch, (ts.params, ts.opt_state), epoch_keys)
+
+        metrics = jax.tree.map(jnp.mean, loss_metrics)
+        metrics.update(_episode_means(traj.env_metrics, traj.done))
+        flat_values, flat_returns = traj.value.reshape(-1), returns.reshape(-1)
+        metrics["explained_variance"] = 1.0 - jnp.var(flat_returns - flat_values) / (jnp.var(flat_returns) + 1e-8)
+        metrics["learning_rate"] = jnp.asarray(
+            self.learning_rate(ts.update * ppo.update_epochs * ppo.num_minibatches)
+            if callable(self.learning_rate)
+            else self.learning_rate
+        )
+        metrics["coupling_coef"] = coupling
+        metrics.update(agent.diagnostics(params))
+        ts = ts.replace(params=params, opt_state=opt_state, rng=rng, update=ts.update + 1)
+        return ts, metrics
+
+    def run(self, ts: TrainState, num_updates: int, use_teacher: bool) -> Tuple[TrainState, Metrics]:
+        """`num_updates` updates in one lax.scan; metrics get a leading (num_updates,) axis."""
+        return jax.lax.scan(lambda s, _: self.update(s, use_teacher), ts, None, length=num_updates)
+
+    def train(self, key: jax.Array) -> Tuple[TrainState, Metrics]:
+        """The whole run as one pure function (vmap it over seeds)."""
+        ts = self.init(key)
+        segments = []
+        if self.switch_update > 0:
+            ts, m = self.run(ts, self.switch_update, use_teacher=True)
+            segments.append(m)
+        if self.num_updates > self.switch_update:
+            ts, m = self.run(ts, self.num_updates - self.switch_update, use_teacher=False)
+            segments.append(m)
+        metrics = jax.tree.map(lambda *xs: jnp.concatenate(xs), *segments)
+        return ts, metrics
+
+    # ------------------------------------------------------------- evaluate
+    def evaluate(self, params, obs_stats: RunningStats, key: jax.Array, use_teacher: bool = False) -> Metrics:
+        """Deterministic policy (the mean action), eval_episodes episodes in parallel.
+
+        Returns {'return': (E,), 'length': (E,)} of each env's first episode
+        (capped at eval_max_steps control steps).
+        """
+        run = self.config.run
+        env_state = jax.vmap(self.env.reset)(jax.random.split(key, run.eval_episodes))
+
+        def step(carry, _):
+            env_state, total, length, alive = carry
+            obs = self._normalize_obs(obs_stats, env_state.obs)
+            mean, _, _ = self.agent.apply(params, obs, use_teacher=use_teacher)
+            env_state = jax.vmap(self.env.step)(env_state, mean)
+            total = total + alive * env_state.reward
+            length = length + alive
+            alive = alive * (1.0 - env_state.done)
+            return (env_state, total, length, alive), None
+
+        zeros = jnp.zeros((run.eval_episodes,))
+        carry = (env_state, zeros, zeros, jnp.ones_like(zeros))
+        (_, total, length, _), _ = jax.lax.scan(step, carry, None, length=run.eval_max_steps)
+        return {"return": total, "length": length}
+
+
+def make_train(config: Config, env: Env, agent, env_sharding: Optional[Any] = None) -> Trainer:
+    """Build the pure training functions; `make_train(...).train` is PureJaxRL's train(key)."""
+    if agent.observation_size != env.observation_size or agent.action_size != env.action_size:
+        raise ValueError(
+            f"agent is for obs {agent.observation_size} / action {agent.action_size} but env "
+            f"{env.name} has obs {env.observation_size} / action {env.action_size}"
+        )
+    return Trainer(config, env, agent, env_sharding)

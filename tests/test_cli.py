@@ -1,0 +1,125 @@
+"""The CLI end to end: a tiny teacher run, a tiny MIKT run, resume, and bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mjx_mikt import run as cli
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--num-envs", "2", "--rollout-length", "32", "--num-minibatches", "2", "--update-epochs", "1",
+        "--eval-episodes", "1", "--eval-max-steps", "10", "--eval-every", "2", "--checkpoint-every", "2",
+        "--updates-per-chunk", "2"]
+
+
+@pytest.fixture(scope="module")
+def teacher_run(tmp_path_factory):
+    """A 4-update CentipedeFour teacher trained through the CLI in a fresh process."""
+    root = tmp_path_factory.mktemp("cli")
+    run_dir, store = root / "teacher-run", root / "teachers"
+    cmd = [sys.executable, "-m", "mjx_mikt.run", "--method", "ppo", "--target", "CentipedeFour",
+           "--timesteps", str(4 * 64), "--run-dir", str(run_dir), "--teacher-store", str(store)] + TINY
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    return out, run_dir, store
+
+
+def test_tiny_teacher_run_leaves_config_events_checkpoint_and_teacher(teacher_run):
+    out, run_dir, store = teacher_run
+    assert out.returncode == 0, out.stderr[-3000:]
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["run"]["target"] == "CentipedeFour" and config["run"]["backend"] == "mujoco"
+    assert config["ppo"]["num_envs"] == 2
+    assert list((run_dir / "tb" / "seed_0").glob("events.*"))
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit()) == ["2", "4"]
+    assert (store / "CentipedeFour" / "teacher.msgpack").is_file()
+    meta = json.loads((store / "CentipedeFour" / "teacher.json").read_text())
+    assert (meta["robot"], meta["observation_size"], meta["action_size"]) == ("CentipedeFour", 97, 10)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["updates"] == 4 and len(summary["eval_return_per_seed"]) == 1
+    assert "steps/s" in out.stderr and "ETA" in out.stderr  # the progress line
+    assert "tensorboard --logdir" in out.stdout
+
+
+def test_help_explains_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--target", "--source", "--method", "--preset", "--timesteps", "--num-envs", "--seed ",
+                 "--seeds", "--backend", "--run-dir", "--resume", "--c-mi", "--mixing", "--learning-rate"):
+        assert flag in text, flag
+    assert "CentipedeEight" in text  # the robot list
+
+
+def _bad(argv, tmp_path, capsys, expected):
+    run_dir = tmp_path / "never"
+    code = cli.main(argv + ["--run-dir", str(run_dir), "--teacher-store", str(tmp_path / "store")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and expected in err, err
+    assert not run_dir.exists()
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--target", "CentipedeNine"], "unknown robot 'CentipedeNine'"),
+    (["--target", "CentipedeSix", "--source", "Spider"], "known robots: "),
+    (["--method", "ppo", "--target", "CentipedeFour", "--timesteps", "0"], "--timesteps must be positive"),
+    (["--method", "ppo", "--target", "CentipedeFour", "--num-envs", "3", "--rollout-length", "10",
+      "--num-minibatches", "4"], "cannot be split into 4 equal minibatches"),
+    (["--method", "bogus"], "unknown method"),
+    (["--target", "CentipedeSix", "--no-train-teacher"], "no teacher for CentipedeFour"),
+])
+def test_bad_input_exits_2_with_one_line(argv, expected, tmp_path, capsys):
+    _bad(argv, tmp_path, capsys, expected)
+
+
+def test_missing_resume_folder_exits_2(tmp_path, capsys):
+    code = cli.main(["--resume", str(tmp_path / "nope")])
+    assert code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_teacher_of_wrong_robot_exits_2(teacher_run, tmp_path, capsys):
+    _, run_dir, _ = teacher_run
+    _bad(["--target", "CentipedeEight", "--source", "CentipedeSix", "--teacher", str(run_dir / "teacher")],
+         tmp_path, capsys, "trained on CentipedeFour, not on the source robot CentipedeSix")
+
+
+def test_corrupt_teacher_exits_2(teacher_run, tmp_path, capsys):
+    _, run_dir, _ = teacher_run
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "teacher.json").write_text((run_dir / "teacher" / "teacher.json").read_text())
+    (broken / "teacher.msgpack").write_bytes((run_dir / "teacher" / "teacher.msgpack").read_bytes()[:100])
+    _bad(["--target", "CentipedeEight", "--source", "CentipedeFour", "--teacher", str(broken)],
+         tmp_path, capsys, "corrupt")
+
+
+def test_tiny_mikt_run_writes_mikt_metrics_and_resumes(teacher_run, tmp_path):
+    """Four -> Six MIKT through the library API: stop after 2 updates, resume, compare."""
+    from mjx_mikt import experiment
+    from mjx_mikt.loop import run_training
+
+    _, teacher_dir, _ = teacher_run
+    argv = ["--target", "CentipedeSix", "--source", "CentipedeFour", "--teacher", str(teacher_dir / "teacher"),
+            "--timesteps", str(4 * 64)] + TINY
+    config, _, _ = cli.prepare(cli.build_parser().parse_args(argv + ["--run-dir", str(tmp_path / "a")]))
+    teachers = experiment.resolve_teachers(config)
+
+    def run(run_dir, **kw):
+        trainer = experiment.build_trainer(config, teachers)
+        return run_training(trainer, config, run_dir, "mikt", **kw)
+
+    whole = run(tmp_path / "whole")
+    run(tmp_path / "part", stop_after_updates=2)
+    resumed = run(tmp_path / "part", resume=True)
+    header = (tmp_path / "whole" / "metrics.csv").read_text().splitlines()[0].split(",")
+    for name in ("mi_loss", "kl_loss", "coupling_coef", "p_s/policy_0", "p_s/value_0"):
+        assert name in header, (name, header)
+    import jax
+
+    for a, b in zip(jax.tree.leaves(whole.final_state.params), jax.tree.leaves(resumed.final_state.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
