@@ -1,0 +1,197 @@
+"""Two physics backends behind one interface: `init(qpos, qvel)` and `step(state, ctrl)`.
+
+Both return a `PhysicsState` (qpos, qvel, qacc_warmstart, xpos, cfrc_ext), so the
+tasks' observation, reward and termination are one set of JAX functions.
+
+Convention for the derived fields (xpos, cfrc_ext): they are the ones computed in
+the forward pass of the LAST substep of a control step, before that substep's
+integration. This is what gym + mujoco-py 1.50 observed after `sim.step()` (the
+authors' setting), and what `mj_step` leaves in MjData. After `init` they are
+computed at the given state. cfrc_ext is computed by `mj_rnePostConstraint`
+(native: triggered by an accelerometer sensor added to the model; MJX:
+`mjx.rne_postconstraint`).
+
+- `MjxPhysics` (backend "mjx"): MuJoCo MJX, pure JAX; the accelerator path.
+- `NativePhysics` (backend "mujoco"): native MuJoCo stepping the whole env
+  batch on host threads (`mujoco.batch.Batch`), called from inside jit through
+  `jax.pure_callback` with `vmap_method="broadcast_all"`: any number of vmaps
+  (envs, seeds) becomes one callback per control step. MuJoCo computes in
+  float64; results are cast to the caller's dtype. A step whose input is not
+  finite, or that MuJoCo had to reset for instability (it silently resets such
+  a simulation), returns NaN velocities so the task can end that episode.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Dict
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+from mujoco import batch as mj_batch
+
+from mjx_mikt.envs.base import PhysicsState
+
+INSTABILITY_WARNINGS = (
+    int(mujoco.mjtWarning.mjWARN_BADQPOS),
+    int(mujoco.mjtWarning.mjWARN_BADQVEL),
+    int(mujoco.mjtWarning.mjWARN_BADQACC),
+)
+
+
+def with_force_sensor(mj_model_xml: str) -> mujoco.MjModel:
+    """Compile the MJCF with an accelerometer on body 1, so mj_step runs mj_rnePostConstraint.
+
+    A site and a sensor add no bodies, joints or actuators: dims are unchanged.
+    """
+    spec = mujoco.MjSpec.from_string(mj_model_xml)
+    body = spec.bodies[1]
+    body.add_site(name="_cfrc_probe")
+    spec.add_sensor(type=mujoco.mjtSensor.mjSENS_ACCELEROMETER, objtype=mujoco.mjtObj.mjOBJ_SITE,
+                    objname="_cfrc_probe")
+    return spec.compile()
+
+
+class NativePhysics:
+    """Native MuJoCo through jax.pure_callback (see the module docstring)."""
+
+    name = "mujoco"
+
+    def __init__(self, xml: str, n_substeps: int, nthread: int = 0):
+        self.model = with_force_sensor(xml)
+        self.n_substeps = n_substeps
+        self.nthread = nthread or os.cpu_count() or 1
+        self._batches: Dict[int, tuple] = {}
+        self._lock = threading.Lock()
+        m = self.model
+        self.sizes = {"qpos": m.nq, "qvel": m.nv, "qacc_warmstart": m.nv, "ctrl": m.nu}
+
+    # ------------------------------------------------------------- host side
+    def _batch(self, n: int):
+        if n not in self._batches:
+            b = mj_batch.Batch(self.model, n, nthread=min(self.nthread, n))
+            fields = {k: b.bind(k) for k in ("qpos", "qvel", "qacc_warmstart", "ctrl", "xpos", "cfrc_ext")}
+            self._batches[n] = (b, fields)
+        return self._batches[n]
+
+    def _host(self, qpos, qvel, warmstart, ctrl, active, stepping: bool):
+        lead = qpos.shape[:-1]
+        n = int(np.prod(lead, dtype=np.int64))
+        out_dtype = qpos.dtype
+        with self._lock:
+            b, f = self._batch(n)
+            inputs = (qpos, qvel, warmstart, ctrl)
+            finite = np.ones(n, bool)
+            for name, value in zip(("qpos", "qvel", "qacc_warmstart", "ctrl"), inputs):
+                flat = np.asarray(value, np.float64).reshape(n, -1)
+                finite &= np.isfinite(flat).all(axis=1)
+                f[name][:] = np.where(np.isfinite(flat), flat, 0.0)
+            before = b.warning[:, INSTABILITY_WARNINGS, 0].sum(axis=1).copy()
+            ids = None if active is None else np.flatnonzero(np.asarray(active).reshape(n))
+            crashed = np.zeros(n, bool)
+            try:
+                if stepping:
+                    b.step(ids, nstep=self.n_substeps)
+                elif ids is None or len(ids):
+                    b.forward(ids)
+            except mj_batch.SimulationError as err:
+                crashed[err.ids] = True
+            unstable = b.warning[:, INSTABILITY_WARNINGS, 0].sum(axis=1) > before
+            failed = ~finite | unstable | crashed
+            qvel_out = f["qvel"].copy()
+            qvel_out[failed] = np.nan
+            outputs = (f["qpos"], qvel_out, f["qacc_warmstart"], f["xpos"], f["cfrc_ext"])
+            return tuple(np.asarray(x, out_dtype).reshape(lead + x.shape[1:]) for x in outputs)
+
+    # -------------------------------------------------------------- jax side
+    def _call(self, qpos, qvel, warmstart, ctrl, stepping: bool, active=None) -> PhysicsState:
+        m = self.model
+        dtype = qpos.dtype
+        shapes = (
+            jax.ShapeDtypeStruct((m.nq,), dtype),
+            jax.ShapeDtypeStruct((m.nv,), dtype),
+            jax.ShapeDtypeStruct((m.nv,), dtype),
+            jax.ShapeDtypeStruct((m.nbody, 3), dtype),
+            jax.ShapeDtypeStruct((m.nbody, 6), dtype),
+        )
+        if active is None:
+            host = lambda q, v, w, c: self._host(q, v, w, c, None, stepping=stepping)
+            args = (qpos, qvel, warmstart, ctrl.astype(dtype))
+        else:
+            host = lambda q, v, w, c, a: self._host(q, v, w, c, a, stepping=stepping)
+            args = (qpos, qvel, warmstart, ctrl.astype(dtype), jnp.asarray(active, bool))
+        out = jax.pure_callback(host, shapes, *args, vmap_method="broadcast_all")
+        return PhysicsState(*out)
+
+    def init(self, qpos: jax.Array, qvel: jax.Array, active=None) -> PhysicsState:
+        """Forward at (qpos, qvel): derived fields of that state, zero warm start.
+
+        active: optional () bool; where False the host skips the work and the
+        result is meaningless (auto-reset computes resets only for finished envs).
+        """
+        zeros = jnp.zeros((self.model.nv,), qpos.dtype)
+        state = self._call(qpos, qvel, zeros, jnp.zeros((self.model.nu,), qpos.dtype), stepping=False,
+                           active=active)
+        return state.replace(qacc_warmstart=zeros)
+
+    def step(self, state: PhysicsState, ctrl: jax.Array) -> PhysicsState:
+        """n_substeps physics steps with ctrl held (MuJoCo clamps it to ctrlrange)."""
+        return self._call(state.qpos, state.qvel, state.qacc_warmstart, ctrl, stepping=True)
+
+
+class MjxPhysics:
+    """MuJoCo MJX (pure JAX). `solver_iterations` etc. override the model's options."""
+
+    name = "mjx"
+
+    def __init__(self, xml: str, n_substeps: int, **options):
+        from mujoco import mjx
+
+        self._mjx = mjx
+        model = mujoco.MjModel.from_xml_string(xml)
+        for key, value in options.items():
+            if value is None:
+                continue
+            setattr(model.opt, {"solver_iterations": "iterations",
+                                "ls_iterations": "ls_iterations"}.get(key, key), value)
+        self.model = model
+        self.mjx_model = mjx.put_model(model)
+        self.n_substeps = n_substeps
+        self._integrate = mjx.rungekutta4 if model.opt.integrator == mujoco.mjtIntegrator.mjINT_RK4 else mjx.euler
+
+    def _data(self, qpos, qvel, warmstart, ctrl):
+        d = self._mjx.make_data(self.mjx_model)
+        return d.replace(qpos=qpos, qvel=qvel, qacc_warmstart=warmstart, ctrl=ctrl)
+
+    def _derived(self, d) -> tuple:
+        mjx = self._mjx
+        d = mjx.forward(self.mjx_model, d)
+        d = mjx.rne_postconstraint(self.mjx_model, d)
+        return d, d.xpos, d._impl.cfrc_ext
+
+    def init(self, qpos, qvel, active=None) -> PhysicsState:
+        del active  # vmapped JAX computes every row anyway
+        m = self.model
+        d = self._data(qpos, qvel, jnp.zeros((m.nv,), qpos.dtype), jnp.zeros((m.nu,), qpos.dtype))
+        d, xpos, cfrc_ext = self._derived(d)
+        return PhysicsState(qpos, qvel, jnp.zeros_like(qvel), xpos, cfrc_ext)
+
+    def step(self, state: PhysicsState, ctrl) -> PhysicsState:
+        mjx, m = self._mjx, self.mjx_model
+        d = self._data(state.qpos, state.qvel, state.qacc_warmstart, ctrl.astype(state.qpos.dtype))
+        d = jax.lax.fori_loop(0, self.n_substeps - 1, lambda _, d: mjx.step(m, d), d)
+        d, xpos, cfrc_ext = self._derived(d)
+        d = self._integrate(m, d)
+        return PhysicsState(d.qpos, d.qvel, d.qacc_warmstart, xpos, cfrc_ext)
+
+
+def make_physics(xml: str, n_substeps: int, backend: str, **options):
+    if backend == "mujoco":
+        return NativePhysics(xml, n_substeps, nthread=options.get("nthread", 0))
+    if backend == "mjx":
+        options.pop("nthread", None)
+        return MjxPhysics(xml, n_substeps, **options)
+    raise ValueError(f"unknown backend {backend!r}; choose mjx, mujoco or auto")
