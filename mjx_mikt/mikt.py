@@ -1,0 +1,205 @@
+"""The MIKT agent (SPEC §4): frozen teachers, encoders φ, lateral mixing, q_ω, and its loss.
+
+Params (k teachers, H = ppo.hidden_sizes, 2 hidden layers shown):
+
+    {'policy':  {'hidden_j': {'kernel', 'bias'}, 'head': {'kernel', 'bias'},     # as PPO's
+                 'mix_j': (1 + k,),                          # logits; softmax -> [p_s, p_t1..p_tk]
+                 'lateral_j_t': {'kernel': (H^t_j, H_j)}},   # U_j per teacher (mixing='code' only)
+     'value':   {... the same, head (H_last, 1) ...},
+     'log_std': (A,),
+     'encoder': {'teacher_t': Encoder params},       # φ_t: obs -> teacher t's obs size
+     'mi':      {'teacher_t': GaussianDecoder params}}  # q_ω for φ_t; absent in 'mikt-no-mi'
+
+The student's 'policy'/'value'/'log_std' have PPO's names, so after training
+the student alone (use_teacher=False) is a PPO network plus unused extras.
+The teachers' weights are constants held by the agent, never in the params.
+
+Choices (where SPEC leaves room):
+- Value coupling ramps with the policy's: its weight is c_vps * coupling_coef / c_ps
+  (so c_vps at the end of the ramp, 0 before it; 0 throughout if c_ps == 0).
+- use_teacher=False (after the ramp): no encoder, no teacher, no lateral term,
+  h = tanh(W h + b). The coupling terms and L_MI are left out of the loss (neither
+  touches the student's outputs any more); the KL term is kept.
+- Several teachers: each has its own φ_t, q_ω,t and U maps; L_MI is the sum
+  over teachers (each encoder gets the gradient it would get alone).
+- Teacher nets must have as many hidden layers as the student; with
+  mixing='paper' also the same widths.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Sequence, Tuple
+
+import jax
+import jax.numpy as jnp
+
+from mjx_mikt import losses
+from mjx_mikt.agents import Metrics, Minibatch, Params, TeacherSpec
+from mjx_mikt.config import MIKTConfig, PPOConfig
+from mjx_mikt.networks import (POLICY_HEAD_GAIN, VALUE_HEAD_GAIN, Encoder, GaussianDecoder, MixedMLP,
+                               hidden_sizes_of, preactivations)
+
+TOWERS = ("policy", "value")
+
+
+def teacher_constants(spec: TeacherSpec, num_layers: int, mixing: str, hidden: Tuple[int, ...]):
+    """The parts of a teacher MIKT reads: its towers' hidden layers (heads dropped), as arrays."""
+    out = {}
+    for tower in TOWERS:
+        params = spec.params[tower]
+        sizes = hidden_sizes_of(params)
+        if len(sizes) != num_layers:
+            raise ValueError(f"teacher {spec.robot} {tower} net has {len(sizes)} hidden layers, "
+                             f"the student {num_layers}")
+        if mixing == "paper" and sizes != hidden:
+            raise ValueError(f"mixing='paper' needs teacher widths {sizes} equal to the student's {hidden}")
+        if params["hidden_0"]["kernel"].shape[0] != spec.observation_size:
+            raise ValueError(f"teacher {spec.robot} {tower} input is {params['hidden_0']['kernel'].shape[0]} "
+                             f"wide, its observation_size {spec.observation_size}")
+        out[tower] = {f"hidden_{j}": jax.tree.map(jnp.asarray, params[f"hidden_{j}"]) for j in range(num_layers)}
+    return out
+
+
+class MIKTAgent:
+    """MIKT and its ablations: 'mikt', 'mikt-no-mi', 'mikt-no-rl-grad', 'mikt-no-kl'."""
+
+    uses_teacher = True
+
+    def __init__(self, method: str, observation_size: int, action_size: int, ppo: PPOConfig,
+                 mikt: MIKTConfig, teachers: Sequence[TeacherSpec]):
+        if not teachers:
+            raise ValueError("MIKT needs at least one teacher")
+        self.method = method
+        self.observation_size = observation_size
+        self.action_size = action_size
+        self.ppo, self.mikt = ppo, mikt
+        self.use_mi = method != "mikt-no-mi"
+        self.rl_grad_to_encoder = method != "mikt-no-rl-grad"
+        self.c_kl = 0.0 if method == "mikt-no-kl" else mikt.c_kl
+        self.teachers = tuple(teachers)
+        hidden = tuple(ppo.hidden_sizes)
+        self.num_layers = len(hidden)
+        self.teacher_params = tuple(teacher_constants(t, self.num_layers, mikt.mixing, hidden) for t in teachers)
+        robots = [t.robot for t in teachers]
+        self.teacher_labels = robots if len(set(robots)) == len(robots) else [f"{i}_{r}" for i, r in enumerate(robots)]
+        mix = dict(num_teachers=len(teachers), mixing=mikt.mixing,
+                   init_student_logit=mikt.init_student_logit, init_teacher_logit=mikt.init_teacher_logit)
+        self.policy_net = MixedMLP(hidden, action_size, POLICY_HEAD_GAIN, **mix)
+        self.value_net = MixedMLP(hidden, 1, VALUE_HEAD_GAIN, **mix)
+        self.encoders = tuple(Encoder(tuple(mikt.encoder_hidden), t.observation_size) for t in teachers)
+        self.decoder = GaussianDecoder(tuple(mikt.mi_hidden), observation_size)
+
+    # ------------------------------------------------------------------ params
+    def init(self, key: jax.Array) -> Params:
+        k = len(self.teachers)
+        keys = jax.random.split(key, 3 + 2 * k)  # same split for every method: ablations share inits
+        obs = jnp.zeros((1, self.observation_size))
+        encoder, mi, embeddings = {}, {}, []
+        for t, enc in enumerate(self.encoders):
+            encoder[f"teacher_{t}"] = enc.init(keys[3 + t], obs)["params"]
+            embeddings.append(enc.apply({"params": encoder[f"teacher_{t}"]}, obs))
+            if self.use_mi:
+                mi[f"teacher_{t}"] = self.decoder.init(keys[3 + k + t], embeddings[-1])["params"]
+        z = {tower: [preactivations(tp[tower], e) for tp, e in zip(self.teacher_params, embeddings)]
+             for tower in TOWERS}
+        params = {
+            "policy": self.policy_net.init(keys[0], obs, z["policy"])["params"],
+            "value": self.value_net.init(keys[1], obs, z["value"])["params"],
+            "log_std": jnp.zeros((self.action_size,)),
+            "encoder": encoder,
+        }
+        if self.use_mi:
+            params["mi"] = mi
+        return params
+
+    # ----------------------------------------------------------------- forward
+    def forward(self, params: Params, teacher_params, obs: jax.Array, use_teacher: bool):
+        """obs (..., obs) -> (mean (..., A), log_std (A,), value (...,), embeddings: k x (..., obs_t)).
+
+        teacher_params is an argument (not self.teacher_params) so tests can
+        differentiate with respect to it; the agent passes its constants.
+        """
+        if not use_teacher:
+            mean = self.policy_net.apply({"params": params["policy"]}, obs)
+            value = self.value_net.apply({"params": params["value"]}, obs)[..., 0]
+            return mean, params["log_std"], value, ()
+        teacher_params = jax.lax.stop_gradient(teacher_params)  # frozen: never trained
+        embeddings = tuple(enc.apply({"params": params["encoder"][f"teacher_{t}"]}, obs)
+                           for t, enc in enumerate(self.encoders))
+        # 'mikt-no-rl-grad': the RL losses see the embedding as a constant; L_MI still trains φ
+        fed = embeddings if self.rl_grad_to_encoder else jax.lax.stop_gradient(embeddings)
+        z = {tower: [preactivations(tp[tower], e) for tp, e in zip(teacher_params, fed)] for tower in TOWERS}
+        mean = self.policy_net.apply({"params": params["policy"]}, obs, z["policy"])
+        value = self.value_net.apply({"params": params["value"]}, obs, z["value"])[..., 0]
+        return mean, params["log_std"], value, embeddings
+
+    def apply(self, params: Params, obs: jax.Array, *, use_teacher: bool):
+        mean, log_std, value, _ = self.forward(params, self.teacher_params, obs, use_teacher)
+        return mean, log_std, value
+
+    # -------------------------------------------------------------------- loss
+    def _mix_logits(self, params: Params, tower: str):
+        return [params[tower][f"mix_{j}"] for j in range(self.num_layers)]
+
+    def loss_terms(self, params: Params, teacher_params, batch: Minibatch, *, coupling_coef,
+                   use_teacher: bool) -> Tuple[Dict[str, jax.Array], Metrics]:
+        """The weighted terms of the loss {'ppo', 'coupling', 'kl', 'mi'} (their sum is the loss) and metrics.
+
+        Metrics carry the unweighted quantities: 'mi_loss' (L_MI, summed over
+        teachers; 0 when not in the loss), 'kl_loss' (0.5 mean((logp - logp_old)^2)),
+        'coupling_loss' / 'value_coupling_loss' (-mean_j log p_s^j of the
+        policy / value layers; reported in both phases, in the loss only
+        while the teacher is used).
+        """
+        mean, log_std, value, embeddings = self.forward(params, teacher_params, batch.obs, use_teacher)
+        ppo_total, log_prob, metrics = losses.ppo_loss(mean, log_std, value, batch, self.ppo)
+        kl = losses.kl_penalty(log_prob, batch.old_log_prob)
+        policy_coupling = losses.coupling_loss(self._mix_logits(params, "policy"))
+        value_coupling = losses.coupling_loss(self._mix_logits(params, "value"))
+        zero = jnp.zeros((), ppo_total.dtype)
+        coupling, mi = zero, zero
+        if use_teacher:
+            c_ps = self.mikt.c_ps
+            value_coef = coupling_coef * (self.mikt.c_vps / c_ps) if c_ps > 0 else 0.0
+            coupling = coupling_coef * policy_coupling + value_coef * value_coupling
+            if self.use_mi:
+                for t, e in enumerate(embeddings):
+                    mu, log_sigma = self.decoder.apply({"params": params["mi"][f"teacher_{t}"]}, e)
+                    mi = mi + losses.gaussian_nll(batch.obs, mu, log_sigma)
+        terms = {"ppo": ppo_total, "coupling": coupling, "kl": self.c_kl * kl, "mi": self.mikt.c_mi * mi}
+        metrics.update(mi_loss=mi, kl_loss=kl, coupling_loss=policy_coupling, value_coupling_loss=value_coupling,
+                       total_loss=sum(terms.values()))
+        return terms, metrics
+
+    def loss_with_teachers(self, params: Params, teacher_params, batch: Minibatch, *, coupling_coef,
+                           use_teacher: bool):
+        terms, metrics = self.loss_terms(params, teacher_params, batch, coupling_coef=coupling_coef,
+                                         use_teacher=use_teacher)
+        return metrics["total_loss"], metrics
+
+    def loss(self, params: Params, batch: Minibatch, *, coupling_coef, use_teacher: bool):
+        """L_PPO + coupling + c_kl * KL + c_mi * L_MI on one minibatch -> (scalar, metrics)."""
+        return self.loss_with_teachers(params, self.teacher_params, batch, coupling_coef=coupling_coef,
+                                       use_teacher=use_teacher)
+
+    # ------------------------------------------------------------- reporting
+    def diagnostics(self, params: Params) -> Metrics:
+        """'p_s/{policy,value}_j' and each teacher's weight 'p_t/<robot>/{policy,value}_j'."""
+        out = {"log_std_mean": jnp.mean(params["log_std"])}
+        for tower in TOWERS:
+            for j, logits in enumerate(self._mix_logits(params, tower)):
+                w = jax.nn.softmax(logits)
+                out[f"p_s/{tower}_{j}"] = w[0]
+                for t, label in enumerate(self.teacher_labels):
+                    out[f"p_t/{label}/{tower}_{j}"] = w[t + 1]
+        return out
+
+    def param_groups(self, params: Params) -> Dict[str, Params]:
+        """{'student', 'encoder', 'mi'}: works on params and on gradients alike."""
+        groups = {
+            "student": {k: params[k] for k in ("policy", "value", "log_std")},
+            "encoder": params["encoder"],
+        }
+        if self.use_mi:
+            groups["mi"] = params["mi"]
+        return groups
