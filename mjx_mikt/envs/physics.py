@@ -3,13 +3,17 @@
 Both return a `PhysicsState` (qpos, qvel, qacc_warmstart, xpos, cfrc_ext), so the
 tasks' observation, reward and termination are one set of JAX functions.
 
-Convention for the derived fields (xpos, cfrc_ext): they are the ones computed in
-the forward pass of the LAST substep of a control step, before that substep's
-integration. This is what gym + mujoco-py 1.50 observed after `sim.step()` (the
-authors' setting), and what `mj_step` leaves in MjData. After `init` they are
-computed at the given state. cfrc_ext is computed by `mj_rnePostConstraint`
-(native: triggered by an accelerometer sensor added to the model; MJX:
-`mjx.rne_postconstraint`).
+Convention for the derived fields, the same on both backends:
+- cfrc_ext is the one computed in the forward pass of the LAST substep of a
+  control step, before that substep's integration: what the authors observed
+  with MuJoCo 1.50 after `sim.step()`. It is computed by `mj_rnePostConstraint`
+  (native: triggered by an accelerometer sensor added to the model; MJX:
+  `mjx.rne_postconstraint`).
+- xpos is the body positions at the state AFTER the control step (kinematics
+  of the returned qpos), so the forward reward is the true displacement over
+  the control step. (With RK4, what `mj_step` leaves in xpos is the position
+  of its last Runge-Kutta stage, which is neither the old nor the new state.)
+After `init` both are computed at the given state.
 
 - `MjxPhysics` (backend "mjx"): MuJoCo MJX, pure JAX; the accelerator path.
 - `NativePhysics` (backend "mujoco"): native MuJoCo stepping the whole env
@@ -93,8 +97,8 @@ class NativePhysics:
             ids = None if active is None else np.flatnonzero(np.asarray(active).reshape(n))
             crashed = np.zeros(n, bool)
             try:
-                if stepping:
-                    b.step(ids, nstep=self.n_substeps)
+                if stepping:  # stage POS: kinematics (xpos) of the new state
+                    b.step(ids, nstep=self.n_substeps, stage=mujoco.mjtStage.mjSTAGE_POS.value)
                 elif ids is None or len(ids):
                     b.forward(ids)
             except mj_batch.SimulationError as err:
@@ -183,8 +187,9 @@ class MjxPhysics:
         mjx, m = self._mjx, self.mjx_model
         d = self._data(state.qpos, state.qvel, state.qacc_warmstart, ctrl.astype(state.qpos.dtype))
         d = jax.lax.fori_loop(0, self.n_substeps - 1, lambda _, d: mjx.step(m, d), d)
-        d, xpos, cfrc_ext = self._derived(d)
+        d, _, cfrc_ext = self._derived(d)
         d = self._integrate(m, d)
+        xpos = mjx.kinematics(m, d).xpos
         return PhysicsState(d.qpos, d.qvel, d.qacc_warmstart, xpos, cfrc_ext)
 
 

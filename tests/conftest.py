@@ -1,0 +1,56 @@
+"""Shared fixtures. Compiled functions are session-scoped and JAX's persistent
+compilation cache is on, because every MJX compile costs 20-90 s on a CPU."""
+
+import os
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/toy_env.py
+
+jax.config.update("jax_compilation_cache_dir", str(REPO / ".jax_cache"))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(REPO / ".jax_cache"))  # for subprocesses
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long MJX compiles; run with -m slow")
+
+
+@pytest.fixture(scope="session")
+def native_envs():
+    from mjx_mikt import envs
+
+    return {name: envs.make(name, backend="mujoco") for name in envs.names()}
+
+
+@pytest.fixture(scope="session")
+def mjx_four():
+    """CentipedeFour on MJX with one compiled function: 20 control steps of raw physics.
+
+    Returns (env, rollout) where rollout(physics_state, actions (20, A)) ->
+    (final physics state, observations (20, obs), rewards (20,)).
+    """
+    from mjx_mikt import envs
+
+    env = envs.make("CentipedeFour", backend="mjx")
+    return env, jax.jit(physics_rollout(env))
+
+
+def physics_rollout(env):
+    """Steps physics and evaluates the task, without auto-reset (for parity)."""
+
+    def rollout(physics, actions):
+        def body(ps, action):
+            after = env.physics.step(ps, action)
+            reward = sum(env.task.reward(ps, after, action).values())
+            return after, (env.task.observe(after), reward)
+
+        final, (obs, rewards) = jax.lax.scan(body, physics, actions)
+        return final, obs, rewards
+
+    return rollout

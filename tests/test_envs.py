@@ -1,0 +1,178 @@
+"""Environments on both backends: sizes, cfrc_ext, parity, resets, termination, NaN safety, errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mjx_mikt import envs
+
+# SPEC §1: observation and action sizes
+SIZES = {"CentipedeFour": (97, 10), "CentipedeSix": (139, 16), "CentipedeEight": (181, 22),
+         "CpCentipedeSix": (139, 12), "CpCentipedeEight": (181, 18), "Ant": (111, 8), "Hopper": (11, 3)}
+
+
+def test_registry_lists_the_seven_robots():
+    assert set(envs.names()) == set(SIZES)
+
+
+@pytest.mark.parametrize("name", sorted(SIZES))
+def test_sizes_on_both_backends(name):
+    for backend in ("mujoco", "mjx"):
+        env = envs.make(name, backend=backend)
+        assert (env.observation_size, env.action_size) == SIZES[name], backend
+        state = jax.eval_shape(env.reset, jax.random.PRNGKey(0))  # traces reset without compiling
+        assert state.obs.shape == (SIZES[name][0],)
+
+
+def _rollout(env, num_envs, steps, seed=0, state=None):
+    keys = jax.random.split(jax.random.PRNGKey(seed), num_envs)
+    state = jax.jit(jax.vmap(env.reset))(keys) if state is None else state
+
+    @jax.jit
+    def run(state, key):
+        def body(s, k):
+            action = jax.random.uniform(k, (num_envs, env.action_size), minval=-1, maxval=1)
+            s = jax.vmap(env.step)(s, action)
+            return s, (s.obs, s.reward, s.done, s.metrics["physics_failure"])
+
+        return jax.lax.scan(body, state, jax.random.split(key, steps))
+
+    return run(state, jax.random.PRNGKey(seed + 1))
+
+
+@pytest.mark.parametrize("name", sorted(SIZES))
+def test_200_random_steps_without_nan_native(native_envs, name):
+    env = native_envs[name]
+    state, (obs, reward, done, failure) = _rollout(env, 4, 200)
+    assert np.isfinite(np.asarray(obs)).all() and np.isfinite(np.asarray(reward)).all()
+    assert float(failure.sum()) == 0
+    assert np.isfinite(np.asarray(state.physics.qpos)).all()
+
+
+def test_cfrc_ext_nonzero_while_feet_touch_the_floor(native_envs):
+    env = native_envs["CentipedeFour"]
+    state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), 4))
+    assert float(np.abs(np.asarray(state.physics.cfrc_ext)).sum()) == 0.0  # it starts in the air
+    step = jax.jit(jax.vmap(env.step))
+    for _ in range(10):  # with zero torques it lands within ~6 steps
+        state = step(state, jnp.zeros((4, env.action_size)))
+    assert float(state.info["step_count"].min()) == 10.0  # no episode ended
+    cfrc = np.asarray(state.physics.cfrc_ext)
+    foot_z = np.asarray(state.physics.xpos)[:, :, 2]
+    assert (np.abs(cfrc).sum(axis=(1, 2)) > 0).all()
+    assert foot_z.min() < 0.2  # something is on the floor
+    # the observation carries it (clipped to ±1) in its last 6 * nbody entries
+    assert (np.abs(np.asarray(state.obs)[:, -66:]).sum(axis=1) > 0).all()
+
+
+def test_every_reset_state_passes_the_termination_checks(native_envs):
+    for name, env in native_envs.items():
+        states = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(7), 64))
+        unhealthy = jax.vmap(env.task.unhealthy)(states.physics)
+        assert not bool(unhealthy.any()), name
+
+
+def test_torso_lifted_above_limit_terminates(native_envs):
+    env = native_envs["CentipedeSix"]
+    state = jax.jit(env.reset)(jax.random.PRNGKey(0))
+    physics = env.physics.init(state.physics.qpos.at[2].set(1.3), state.physics.qvel)
+    assert bool(env.task.unhealthy(physics))
+    lifted = state.replace(physics=physics)
+    after = jax.jit(env.step)(lifted, jnp.zeros(env.action_size))
+    assert float(after.done) == 1.0 and float(after.truncation) == 0.0
+    assert float(after.info["step_count"]) == 0  # auto-reset
+    assert not bool(env.task.unhealthy(after.physics))
+
+
+def test_truncation_is_kept_apart_from_termination(native_envs):
+    env = envs.make("Hopper", backend="mujoco", episode_length=3)
+    state = jax.jit(env.reset)(jax.random.PRNGKey(0))
+    step = jax.jit(env.step)
+    for _ in range(3):
+        state = step(state, jnp.zeros(3))
+    assert float(state.done) == 1.0 and float(state.truncation) == 1.0
+    assert float(state.metrics["episode_length"]) == 3.0
+    assert float(state.metrics["episode_return"]) > 0
+    assert not np.array_equal(np.asarray(state.final_obs), np.asarray(state.obs))
+
+
+def test_reward_terms_sum_to_the_reward(native_envs):
+    env = native_envs["CentipedeEight"]
+    state, _ = _rollout(env, 2, 5)
+    terms = sum(state.metrics[k] for k in env.reward_terms)
+    np.testing.assert_allclose(np.asarray(terms), np.asarray(state.reward), rtol=1e-5, atol=1e-5)
+
+
+def test_injected_blow_up_resets_that_env_only(native_envs):
+    env = native_envs["CentipedeFour"]
+    state, _ = _rollout(env, 3, 10)
+    poisoned = state.replace(physics=state.physics.replace(qvel=state.physics.qvel.at[1, 0].set(jnp.nan)))
+    after, (obs, reward, done, failure) = _rollout(env, 3, 1, state=poisoned)
+    assert np.asarray(failure)[0].tolist() == [0.0, 1.0, 0.0]
+    assert float(np.asarray(done)[0, 1]) == 1.0
+    assert np.isfinite(np.asarray(after.obs)).all() and np.isfinite(np.asarray(reward)).all()
+    assert np.isfinite(np.asarray(after.physics.qvel)).all()
+    assert float(after.info["step_count"][1]) == 0.0
+
+
+def test_unknown_robot_lists_the_known_ones():
+    with pytest.raises(envs.UnknownRobotError, match="known robots: CentipedeFour, CentipedeSix"):
+        envs.make("Centipede99")
+
+
+def test_action_of_wrong_shape_fails_at_trace_time(native_envs):
+    env = native_envs["CentipedeFour"]
+    state = jax.jit(env.reset)(jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match=r"action has shape \(7,\), expected \(10,\)"):
+        jax.jit(env.step)(state, jnp.zeros(7))
+
+
+# -------------------------------------------------------------- MJX backend
+def _airborne_state(env, seed=0):
+    """A state that stays off the floor for 20 control steps (thrown upward).
+
+    MJX 3.17 and MuJoCo 4.0 resolve contacts differently (with the centipedes'
+    geom margin of 0.01 their contact accelerations already differ; see the
+    README), so parity of the two engines is checked where no contact occurs;
+    joint limits, actuation, RK4 and the task functions are all exercised.
+    """
+    state = jax.jit(env.reset)(jax.random.PRNGKey(seed))
+    qpos = state.physics.qpos.at[2].set(1.5)
+    qvel = state.physics.qvel.at[2].set(5.0)
+    return qpos, qvel
+
+
+def test_parity_mjx_vs_native_over_20_steps(native_envs, mjx_four):
+    from conftest import physics_rollout
+
+    mjx_env, mjx_rollout = mjx_four
+    native = native_envs["CentipedeFour"]
+    qpos, qvel = _airborne_state(native)
+    actions = jax.random.uniform(jax.random.PRNGKey(3), (20, native.action_size), minval=-1, maxval=1)
+    final_n, obs_n, rew_n = jax.jit(physics_rollout(native))(native.physics.init(qpos, qvel), actions)
+    final_m, obs_m, rew_m = mjx_rollout(mjx_env.physics.init(qpos, qvel), actions)
+    assert float(final_n.xpos[1:, 2].min()) > 0.5  # really airborne throughout
+    # float32 in JAX vs float64 inside native MuJoCo over 20 x 5 RK4 substeps:
+    # errors of ~1e-5 relative to velocities of O(1-10); 1e-3 absolute is tight
+    # enough to catch any convention mismatch (a one-substep shift is ~1e-1).
+    np.testing.assert_allclose(np.asarray(obs_m), np.asarray(obs_n), atol=1e-3, rtol=1e-3)
+    np.testing.assert_allclose(np.asarray(rew_m), np.asarray(rew_n), atol=1e-3, rtol=1e-3)
+
+
+def test_mjx_env_steps_without_nan_and_blow_up_resets(mjx_four):
+    mjx_env, _ = mjx_four
+    state, (obs, reward, done, failure) = _rollout(mjx_env, 2, 20)
+    assert np.isfinite(np.asarray(obs)).all() and float(failure.sum()) == 0
+    poisoned = state.replace(physics=state.physics.replace(qvel=state.physics.qvel.at[0, 0].set(jnp.nan)))
+    after, (_, reward, done, failure) = _rollout(mjx_env, 2, 1, state=poisoned)
+    assert np.asarray(failure)[0].tolist() == [1.0, 0.0]
+    assert np.isfinite(np.asarray(after.physics.qvel)).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SIZES))
+def test_200_random_steps_without_nan_mjx(name):
+    env = envs.make(name, backend="mjx")
+    _, (obs, reward, _, failure) = _rollout(env, 2, 200)
+    assert np.isfinite(np.asarray(obs)).all() and float(failure.sum()) == 0
