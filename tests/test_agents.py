@@ -1,5 +1,7 @@
 """MIKT and MLPP agents: gradient flow, ablations, the teacher switch-off, shapes, MLPP copying."""
 
+import functools
+
 import jax
 import jax.extend
 import jax.numpy as jnp
@@ -20,9 +22,10 @@ PAPER_PAIRS = [("CentipedeFour", "CentipedeEight"), ("CentipedeSix", "CentipedeE
                ("CentipedeFour", "Ant"), ("CentipedeSix", "Ant"), ("Hopper", "CentipedeEight")]
 
 
+@functools.lru_cache(maxsize=None)
 def teacher(robot, seed=0):
     obs, act = ROBOTS[robot]
-    return TeacherSpec(PPOAgent(obs, act, PPO).init(jax.random.PRNGKey(100 + seed)), obs, act, robot)
+    return TeacherSpec(jax.jit(PPOAgent(obs, act, PPO).init)(jax.random.PRNGKey(100 + seed)), obs, act, robot)
 
 
 def mikt_agent(method="mikt", source=("CentipedeFour",), target="CentipedeEight", mikt=MIKT):
@@ -258,8 +261,8 @@ def test_mlpp_copies_exactly_the_matching_layers(source, target):
     obs, act = ROBOTS[target]
     agent = make_agent("mlpp", obs, act, PPO, MIKT, [t])
     assert not agent.uses_teacher
-    params = agent.init(jax.random.PRNGKey(5))
-    fresh = PPOAgent(obs, act, PPO).init(jax.random.PRNGKey(5))
+    params = jax.jit(agent.init)(jax.random.PRNGKey(5))
+    fresh = jax.jit(PPOAgent(obs, act, PPO).init)(jax.random.PRNGKey(5))
     copied = {("policy", "hidden_0", "bias"), ("policy", "hidden_1", "kernel"), ("policy", "hidden_1", "bias"),
               ("value", "hidden_0", "bias"), ("value", "hidden_1", "kernel"), ("value", "hidden_1", "bias"),
               ("value", "head", "kernel"), ("value", "head", "bias")}

@@ -101,11 +101,11 @@ def test_ppo_agent_loss_uses_its_own_forward_pass():
     actions = mean + 0.3
     old_log_prob = losses.gaussian_log_prob(mean, log_std, actions) + 0.05
     batch = Minibatch(obs, actions, old_log_prob, value, jnp.asarray(rng.normal(size=B), jnp.float32), jnp.ones(B))
-    total, metrics = agent.loss(params, batch)
+    total, metrics = jax.jit(agent.loss)(params, batch)
     ref = losses.ppo_loss(mean, log_std, value, batch, agent.ppo)[0]
     np.testing.assert_allclose(total, ref, rtol=1e-6)
     assert set(metrics) >= {"policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"}
-    grads = jax.grad(lambda p: agent.loss(p, batch)[0])(params)
+    grads = jax.jit(jax.grad(lambda p: agent.loss(p, batch)[0]))(params)
     assert all(float(jnp.abs(g).sum()) > 0 for g in jax.tree.leaves(grads))
 
 
