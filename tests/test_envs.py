@@ -151,7 +151,7 @@ def test_parity_mjx_vs_native_over_20_steps(native_envs, mjx_four):
     qpos, qvel = _airborne_state(native)
     actions = jax.random.uniform(jax.random.PRNGKey(3), (20, native.action_size), minval=-1, maxval=1)
     final_n, obs_n, rew_n = jax.jit(physics_rollout(native))(native.physics.init(qpos, qvel), actions)
-    final_m, obs_m, rew_m = mjx_rollout(mjx_env.physics.init(qpos, qvel), actions)
+    final_m, obs_m, rew_m = mjx_rollout(jax.jit(mjx_env.physics.init)(qpos, qvel), actions)
     assert float(final_n.xpos[1:, 2].min()) > 0.5  # really airborne throughout
     # float32 in JAX vs float64 inside native MuJoCo over 20 x 5 RK4 substeps:
     # errors of ~1e-5 relative to velocities of O(1-10); 1e-3 absolute is tight
