@@ -227,8 +227,8 @@ class Trainer:
             (_, loss_metrics), grads = grad_fn(params, minibatch)
             updates, opt_state = self.optimizer.update(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
-            norms = {f"grad_norm/{k}": optax.global_norm(g) for k, g in agent.param_groups(grads).items()}
-            norms["grad_norm/total"] = optax.global_norm(grads)
+            norms = {f"grad_norm/{k}": optax.tree.norm(g) for k, g in agent.param_groups(grads).items()}
+            norms["grad_norm/total"] = optax.tree.norm(grads)
             return (params, opt_state), dict(loss_metrics, **norms)
 
         def epoch(carry, key):
