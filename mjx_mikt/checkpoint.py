@@ -33,6 +33,8 @@ def _manager(directory: Path, max_to_keep: Optional[int] = 3) -> ocp.CheckpointM
 def save_checkpoint(directory: Path, step: int, state: Any, meta: Dict[str, Any]) -> None:
     """Save `state` (any pytree of arrays) and `meta` (JSON-able) as checkpoint `step`."""
     with _manager(directory) as manager:
+        if step in manager.all_steps():  # the same update is the same state: nothing to add
+            return
         manager.save(
             step,
             args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
