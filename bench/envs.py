@@ -1,0 +1,107 @@
+"""Physics-only throughput: env-steps/s of `jit(scan(vmap(env.step)))` with random actions.
+
+    python -m bench.envs [--robots ...] [--backends mujoco mjx] [--batches 64 256 1024] [--steps N]
+
+Env-steps/s counts control steps (5 substeps for the centipedes and Ant)
+summed over the batch. `--native` adds the reference: native MuJoCo's
+`mujoco.batch.Batch` stepped from a Python loop, outside JAX.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Dict
+
+import jax
+import numpy as np
+
+from mjx_mikt import envs
+
+
+def measure(robot: str, backend: str, batch: int, steps: int = 100, **physics_options) -> Dict:
+    """Compile time and env-steps/s of `steps` control steps of `batch` envs."""
+    env = envs.make(robot, backend=backend, **physics_options)
+    reset = jax.jit(jax.vmap(env.reset))
+
+    @jax.jit
+    def rollout(state, key):
+        def body(s, k):
+            action = jax.random.uniform(k, (batch, env.action_size), minval=-1.0, maxval=1.0)
+            s = jax.vmap(env.step)(s, action)
+            return s, s.reward
+
+        return jax.lax.scan(body, state, jax.random.split(key, steps))
+
+    state = reset(jax.random.split(jax.random.PRNGKey(0), batch))
+    t0 = time.perf_counter()
+    compiled = rollout.lower(state, jax.random.PRNGKey(1)).compile()
+    compile_s = time.perf_counter() - t0
+    state, rewards = compiled(state, jax.random.PRNGKey(1))  # warm-up (first contacts, thread start)
+    jax.block_until_ready(rewards)
+    t0 = time.perf_counter()
+    state, rewards = compiled(state, jax.random.PRNGKey(2))
+    jax.block_until_ready(rewards)
+    elapsed = time.perf_counter() - t0
+    return {"robot": robot, "backend": backend, "batch": batch, "steps": steps,
+            "env_steps_per_s": steps * batch / elapsed, "compile_s": compile_s,
+            "options": {k: v for k, v in physics_options.items()}}
+
+
+def measure_native(robot: str, batch: int, steps: int = 100) -> Dict:
+    """Reference: mujoco.batch.Batch from Python, no JAX (random controls, no resets)."""
+    from mujoco import batch as mj_batch
+
+    env = envs.make(robot, backend="mujoco")
+    model = env.physics.model
+    sims = mj_batch.Batch(model, batch, nthread=os.cpu_count() or 1)
+    qpos, ctrl = sims.bind("qpos"), sims.bind("ctrl")
+    qpos[:] = model.qpos0
+    sims.forward()
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        ctrl[:] = rng.uniform(-1, 1, ctrl.shape)
+        sims.step(nstep=env.n_substeps)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        ctrl[:] = rng.uniform(-1, 1, ctrl.shape)
+        sims.step(nstep=env.n_substeps)
+    elapsed = time.perf_counter() - t0
+    return {"robot": robot, "backend": "native-outside-jax", "batch": batch, "steps": steps,
+            "env_steps_per_s": steps * batch / elapsed, "compile_s": 0.0, "options": {}}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.envs", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--robots", nargs="+", default=["CentipedeFour", "CentipedeEight"])
+    parser.add_argument("--backends", nargs="+", default=["mujoco"], choices=["mujoco", "mjx"])
+    parser.add_argument("--batches", nargs="+", type=int, default=[64, 256, 1024])
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--native", action="store_true", help="also measure native MuJoCo outside JAX")
+    parser.add_argument("--solver-iterations", type=int, default=None, help="mjx: override opt.iterations")
+    parser.add_argument("-o", "--out", type=Path, default=None, help="write the rows as JSON here")
+    args = parser.parse_args(argv)
+    rows = []
+    for robot in args.robots:
+        for batch in args.batches:
+            if args.native:
+                rows.append(measure_native(robot, batch, args.steps))
+            for backend in args.backends:
+                options = {"solver_iterations": args.solver_iterations} if backend == "mjx" and args.solver_iterations else {}
+                rows.append(measure(robot, backend, batch, args.steps, **options))
+            for row in rows[-(len(args.backends) + args.native):]:
+                print(f"{row['robot']:>16} {row['backend']:>18} batch {row['batch']:>5}: "
+                      f"{row['env_steps_per_s']:>9,.0f} env-steps/s  compile {row['compile_s']:.1f} s", flush=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
