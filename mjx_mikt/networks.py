@@ -36,11 +36,37 @@ LINEAR_GAIN = 1.0
 TeacherPreacts = Sequence[Sequence[jax.Array]]
 
 
+def orthogonal(gain: float = 1.0, iterations: int = 80):
+    """Orthogonal initializer (Haar-distributed, as QR-based ones) without LAPACK.
+
+    The polar factor of a Gaussian matrix, by Newton-Schulz iterations: pure
+    matmuls. Flax's QR-based initializer calls a LAPACK custom call that, when
+    vmapped over seeds, waits on XLA:CPU's intra-op thread pool; two of them
+    running at once on a 2-core machine deadlocked the pool (seen with
+    jaxlib 0.10.2 when initialising several seeds in one program).
+    """
+
+    def init(key, shape, dtype=jnp.float32):
+        rows, cols = shape[0], int(math.prod(shape[1:]))
+        tall = rows >= cols
+        g = jax.random.normal(key, (rows, cols) if tall else (cols, rows), jnp.float32)
+        x = g / jnp.linalg.norm(g)  # every singular value <= 1: the iteration converges
+
+        def newton_schulz(_, x):
+            return 1.5 * x - 0.5 * x @ (x.T @ x)
+
+        q = jax.lax.fori_loop(0, iterations, newton_schulz, x)
+        q = q if tall else q.T
+        return (gain * q).reshape(shape).astype(dtype)
+
+    return init
+
+
 def _dense(features: int, gain: float, name: str, use_bias: bool = True) -> nn.Dense:
     return nn.Dense(
         features,
         use_bias=use_bias,
-        kernel_init=nn.initializers.orthogonal(gain),
+        kernel_init=orthogonal(gain),
         bias_init=nn.initializers.zeros,
         name=name,
     )

@@ -53,7 +53,7 @@ def test_train_is_pure_and_deterministic_per_seed():
 
 
 def test_train_vmaps_over_seeds():
-    # two updates: XLA:CPU (jaxlib 0.10.2) hangs on a vmapped program of init + exactly one update
+    # init + updates, vmapped over two seeds in one program
     config = toy_config(total_timesteps=2 * 64)
     trainer = toy_trainer(config)
     keys = jnp.stack([jax.random.PRNGKey(0), jax.random.PRNGKey(1)])
