@@ -24,12 +24,6 @@ from mjx_mikt.loop import RunResult, run_training
 from mjx_mikt.train import Trainer, make_train
 
 
-def resolve_backend(backend: str) -> str:
-    if backend != "auto":
-        return backend
-    return "mjx" if jax.default_backend() in ("gpu", "cuda", "rocm", "tpu") else "mujoco"
-
-
 def check_robots(config: Config) -> None:
     """Fail early, with the list of known robots, on an unknown name."""
     known = envs.names()
@@ -51,7 +45,7 @@ def env_sharding(num_envs: int) -> Optional[NamedSharding]:
 
 
 def build_trainer(config: Config, teachers: Sequence = ()) -> Trainer:
-    env = envs.make(config.run.target, backend=resolve_backend(config.run.backend))
+    env = envs.make(config.run.target, backend=envs.resolve_backend(config.run.backend))
     agent = agents_lib.make_agent(
         config.run.method, env.observation_size, env.action_size, config.ppo, config.mikt, teachers
     )

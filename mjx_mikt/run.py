@@ -12,7 +12,7 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from mjx_mikt.config import METHODS, PRESETS, Config, ConfigError, MIKTConfig, PPOConfig, RunConfig, validate
 
@@ -160,7 +160,7 @@ def prepare(args: argparse.Namespace):
     validate(config)
     experiment.check_robots(config)
     config = dataclasses.replace(config, run=dataclasses.replace(
-        config.run, backend=experiment.resolve_backend(config.run.backend)))
+        config.run, backend=experiment.envs.resolve_backend(config.run.backend)))
     run_dir = Path(config.run.run_dir) if config.run.run_dir else experiment.default_run_dir(config)
     if (run_dir / "config.json").exists():
         raise ConfigError(f"run folder {run_dir} already holds a run; use --resume {run_dir} or another --run-dir")

@@ -29,7 +29,7 @@ from flax import struct
 from mjx_mikt import agents as agents_lib
 from mjx_mikt.config import Config
 from mjx_mikt.envs.base import Env, State
-from mjx_mikt.losses import compute_gae
+from mjx_mikt.losses import compute_gae, gaussian_log_prob
 from mjx_mikt.normalization import RunningStats, normalize, scale_reward
 
 Metrics = Dict[str, jax.Array]
@@ -65,12 +65,6 @@ class Transition:
     termination: jax.Array
     done: jax.Array
     env_metrics: Metrics
-
-
-def gaussian_log_prob(mean, log_std, action):
-    """mean, action: (..., A); log_std: (A,) -> (...,)"""
-    z = (action - mean) / jnp.exp(log_std)
-    return jnp.sum(-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi), axis=-1)
 
 
 def _episode_means(env_metrics: Metrics, done: jax.Array) -> Metrics:

@@ -1,6 +1,5 @@
 """PPO really learns: a short Hopper run beats a uniformly random policy by a wide margin."""
 
-import dataclasses
 
 import jax
 import jax.numpy as jnp

@@ -4,7 +4,6 @@ import json
 
 import matplotlib.image as mpimg
 import numpy as np
-import pytest
 
 from mjx_mikt import plot
 

@@ -1,6 +1,5 @@
 """The fused trainer's mechanics on a toy env: determinism, resume, checkpoints, sharding."""
 
-import dataclasses
 import os
 import subprocess
 import sys

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Callable, Dict, Tuple
 
 import jax
-import mujoco
 
 import centipede_models
 from mjx_mikt.envs import tasks
