@@ -1,8 +1,12 @@
 """Agents: what the trainer needs from a method (params, forward pass, loss).
 
 An agent is a plain Python object closed over by the jitted trainer. Its
-trainable params are a pytree; constants (a MIKT teacher's weights) are held
-by the agent and never appear in the params.
+trainable params are a pytree; teachers' weights never appear in the params.
+`agent.teacher_state(specs)` is the pytree of teacher arrays the agent reads
+(MIKT: hidden layers; MLPP: the params it copies at init; PPO: ()). The
+trainer keeps one per seed in its state and passes it as `teachers=` to
+`init`/`apply`/`loss`, so seeds in one vmapped program can have different
+teachers; `teachers=None` means the ones the agent was built with.
 
 PPO params (also the params of a teacher, and of an MLPP agent):
 
@@ -82,7 +86,13 @@ class PPOAgent:
         self.policy_net = MixedMLP(hidden, action_size, POLICY_HEAD_GAIN)
         self.value_net = MixedMLP(hidden, 1, VALUE_HEAD_GAIN)
 
-    def init(self, key: jax.Array) -> Params:
+    def teacher_state(self, specs: Sequence["TeacherSpec"]):
+        """What this agent reads of its teachers during training, per seed (PPO: nothing)."""
+        del specs
+        return ()
+
+    def init(self, key: jax.Array, teachers=None) -> Params:
+        del teachers
         key_policy, key_value = jax.random.split(key)
         obs = jnp.zeros((1, self.observation_size))
         return {
@@ -91,16 +101,17 @@ class PPOAgent:
             "log_std": jnp.zeros((self.action_size,)),
         }
 
-    def apply(self, params: Params, obs: jax.Array, *, use_teacher: bool = False):
-        """obs (..., obs_size) -> mean (..., A), log_std (A,), value (...,). use_teacher is ignored."""
-        del use_teacher
+    def apply(self, params: Params, obs: jax.Array, *, use_teacher: bool = False, teachers=None):
+        """obs (..., obs_size) -> mean (..., A), log_std (A,), value (...,). use_teacher/teachers are ignored."""
+        del use_teacher, teachers
         mean = self.policy_net.apply({"params": params["policy"]}, obs)
         value = self.value_net.apply({"params": params["value"]}, obs)[..., 0]
         return mean, params["log_std"], value
 
-    def loss(self, params: Params, batch: Minibatch, *, coupling_coef=0.0, use_teacher: bool = False):
-        """L_PPO on one minibatch -> (scalar, metrics). coupling_coef/use_teacher are ignored."""
-        del coupling_coef
+    def loss(self, params: Params, batch: Minibatch, *, coupling_coef=0.0, use_teacher: bool = False,
+             teachers=None):
+        """L_PPO on one minibatch -> (scalar, metrics). coupling_coef/use_teacher/teachers are ignored."""
+        del coupling_coef, teachers
         mean, log_std, value = self.apply(params, batch.obs, use_teacher=use_teacher)
         total, _, metrics = losses.ppo_loss(mean, log_std, value, batch, self.ppo)
         metrics["total_loss"] = total
@@ -146,10 +157,16 @@ class MLPPAgent(PPOAgent):
         super().__init__(observation_size, action_size, ppo)
         self.teacher = teacher
 
-    def init(self, key: jax.Array) -> Params:
+    def teacher_state(self, specs: Sequence[TeacherSpec]):
+        """The teacher params MLPP copies from at init (the first source robot's); unused after init."""
+        return jax.tree.map(jnp.asarray, specs[0].params)
+
+    def init(self, key: jax.Array, teachers=None) -> Params:
+        """Fresh params with the teacher's copied in; `teachers` is a `teacher_state` (default: own)."""
+        teacher_params = self.teacher.params if teachers is None else teachers
         fresh = super().init(key)
-        copied = mlpp_copied(fresh, self.teacher.params)
-        flat_teacher = {_path_key(p): x for p, x in jax.tree_util.tree_flatten_with_path(self.teacher.params)[0]}
+        copied = mlpp_copied(fresh, teacher_params)
+        flat_teacher = {_path_key(p): x for p, x in jax.tree_util.tree_flatten_with_path(teacher_params)[0]}
 
         def pick(path, x):
             key = _path_key(path)

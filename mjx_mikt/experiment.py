@@ -17,8 +17,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from mjx_mikt import agents as agents_lib
-from mjx_mikt import checkpoint, envs
-from mjx_mikt.checkpoint import CheckpointError
+from mjx_mikt import checkpoint, envs, teachers as teachers_lib
 from mjx_mikt.config import Config, ConfigError
 from mjx_mikt.loop import RunResult, run_training
 from mjx_mikt.train import Trainer, make_train
@@ -45,73 +44,12 @@ def env_sharding(num_envs: int) -> Optional[NamedSharding]:
 
 
 def build_trainer(config: Config, teachers: Sequence = ()) -> Trainer:
+    """teachers: one TeacherSpec per source robot (the first of each set gives the agent its shapes)."""
     env = envs.make(config.run.target, backend=envs.resolve_backend(config.run.backend))
     agent = agents_lib.make_agent(
         config.run.method, env.observation_size, env.action_size, config.ppo, config.mikt, teachers
     )
     return make_train(config, env, agent, env_sharding=env_sharding(config.ppo.num_envs))
-
-
-# ------------------------------------------------------------ teacher store
-def store_path(config: Config, robot: str) -> Path:
-    return Path(config.run.teacher_store) / robot
-
-
-def load_teacher_spec(path: Path, robot: str) -> "agents_lib.TeacherSpec":
-    """Load a teacher and check it is one for `robot` with that robot's dims."""
-    data = checkpoint.load_teacher(path)
-    if data["robot"] != robot:
-        raise CheckpointError(f"teacher {path} was trained on {data['robot']}, not on the source robot {robot}")
-    env = envs.make(robot, backend="mujoco")
-    if (data["observation_size"], data["action_size"]) != (env.observation_size, env.action_size):
-        raise CheckpointError(
-            f"teacher {path} has obs/action sizes {data['observation_size']}/{data['action_size']}, "
-            f"but {robot} has {env.observation_size}/{env.action_size}"
-        )
-    return agents_lib.TeacherSpec(
-        params=jax.tree.map(np.asarray, data["params"]),
-        observation_size=data["observation_size"],
-        action_size=data["action_size"],
-        robot=robot,
-    )
-
-
-def missing_teachers(config: Config) -> List[str]:
-    """Source robots with neither --teacher nor a store entry."""
-    if config.run.method == "ppo" or config.run.teacher_path:
-        return []
-    return [r for r in config.run.source if not (store_path(config, r) / checkpoint.TEACHER_FILE).is_file()]
-
-
-def resolve_teachers(config: Config) -> list:
-    if config.run.method == "ppo":
-        return []
-    if config.run.teacher_path:
-        paths = [Path(p) for p in config.run.teacher_path.split(",")]
-        if len(paths) != len(config.run.source):
-            raise ConfigError(f"--teacher gives {len(paths)} paths for {len(config.run.source)} source robots")
-    else:
-        paths = [store_path(config, r) for r in config.run.source]
-    return [load_teacher_spec(p, r) for p, r in zip(paths, config.run.source)]
-
-
-def export_teacher(result: RunResult, trainer: Trainer, config: Config, store: Path) -> Path:
-    """Register the best seed of a finished `ppo` run as the teacher of its robot."""
-    best = int(np.nanargmax(result.eval_returns.mean(axis=1)))
-    state = result.final_state
-    params = jax.tree.map(lambda x: np.asarray(x)[best], state.params)
-    info = {
-        "source_run": str(result.run_dir),
-        "seed": config.run.seed + best,
-        "env_steps": result.env_steps,
-        "eval_return": float(result.eval_returns[best].mean()),
-        "saved": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
-    env = trainer.env
-    for directory in (result.run_dir / "teacher", store):
-        checkpoint.save_teacher(directory, config.run.target, env.observation_size, env.action_size, params,
-                                np.asarray(state.obs_stats.mean)[best], np.asarray(state.obs_stats.var)[best], info)
-    return store
 
 
 # ------------------------------------------------------------------ summary
@@ -137,7 +75,7 @@ def load_run_config(run_dir: Path) -> Config:
         raise ConfigError(f"{path} is corrupt: {err}") from None
 
 
-def summarize(result: RunResult, config: Config, out=sys.stdout) -> dict:
+def summarize(result: RunResult, config: Config, out=sys.stdout, teacher_records=None) -> dict:
     per_seed = result.eval_returns.mean(axis=1)
     summary = {
         "target": config.run.target,
@@ -151,6 +89,13 @@ def summarize(result: RunResult, config: Config, out=sys.stdout) -> dict:
         "run_dir": str(result.run_dir),
         "interrupted": result.interrupted,
     }
+    recent = np.asarray(result.final_state.recent_returns)
+    finished = np.asarray(result.final_state.episodes_finished)
+    summary["episode_return_100_per_seed"] = [
+        float(recent[i][:min(int(finished[i]), recent.shape[1])].mean()) if finished[i] > 0 else None
+        for i in range(recent.shape[0])]
+    if teacher_records:
+        summary["teachers"] = teacher_records
     (result.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     pair = f"{'+'.join(summary['source'])} -> {config.run.target}" if summary["source"] else config.run.target
     lines = [
@@ -171,17 +116,37 @@ def summarize(result: RunResult, config: Config, out=sys.stdout) -> dict:
     return summary
 
 
-def train_and_report(config: Config, run_dir: Path, teachers: Sequence = (), resume: bool = False,
-                     label: Optional[str] = None) -> dict:
-    trainer = build_trainer(config, teachers)
+def teacher_assignment(config: Config, records: List[dict]) -> List[dict]:
+    """Which teacher (per source robot) each student seed read, with its provenance."""
+    by_key = {(r["robot"], r["index"]): r for r in records}
+    return [{"student_seed": config.run.seed + i,
+             "teachers": [by_key.get((robot, k)) for robot in config.run.source]}
+            for i, k in enumerate(teachers_lib.per_seed_index(config))]
+
+
+def train_and_report(config: Config, run_dir: Path, resume: bool = False, label: Optional[str] = None) -> dict:
+    """Train the run in run_dir (fresh or resumed), print and write its summary, register a ppo run's teachers."""
     if not resume:
         write_config(run_dir, config)
+    records = []
+    if config.run.method != "ppo":
+        if not resume:
+            records = teachers_lib.adopt(config, run_dir)
+            (run_dir / "teachers" / "provenance.json").write_text(json.dumps(records, indent=2))
+        else:
+            path = run_dir / "teachers" / "provenance.json"
+            records = json.loads(path.read_text()) if path.is_file() else []
+        specs = teachers_lib.resolve_run_copies(config, run_dir)
+    else:
+        specs = []
+    trainer = build_trainer(config, [robot_specs[0] for robot_specs in specs])
+    stacked = teachers_lib.stacked_state(trainer.agent, config, specs)
     label = label or f"{config.run.method} {config.run.target}"
     meta = {"target": config.run.target, "method": config.run.method}
-    result = run_training(trainer, config, run_dir, label, resume=resume, meta=meta)
-    summary = summarize(result, config)
+    result = run_training(trainer, config, run_dir, label, resume=resume, meta=meta, teachers=stacked)
+    summary = summarize(result, config, teacher_records=teacher_assignment(config, records) if records else None)
     if config.run.method == "ppo" and not result.interrupted:
-        store = store_path(config, config.run.target)
-        export_teacher(result, trainer, config, store)
-        print(f"teacher for {config.run.target} registered in {store}", flush=True)
+        store = teachers_lib.store_path(config, config.run.target)
+        seeds = teachers_lib.register(result, trainer, config, store)
+        print(f"teacher(s) for {config.run.target} registered in {store}: seeds {seeds}", flush=True)
     return summary

@@ -117,7 +117,7 @@ class Progress:
         ret = f"{last_return:9.1f}" if last_return == last_return else "        -"
         print(
             f"[{self.label}] {100 * update / self.total:5.1f}% update {update}/{self.total} "
-            f"steps {update * self.batch:,}/{self.total * self.batch:,} | return {ret} | "
+            f"steps {update * self.batch:,}/{self.total * self.batch:,} | return (last 100 ep) {ret} | "
             f"{sps:,.0f} steps/s | ETA {_format_duration(eta) if eta == eta else '?'}",
             file=sys.stderr,
             flush=True,
@@ -126,8 +126,11 @@ class Progress:
 
 def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
                  resume: bool = False, meta: Optional[Dict] = None,
-                 stop_after_updates: Optional[int] = None) -> RunResult:
+                 stop_after_updates: Optional[int] = None, teachers=None) -> RunResult:
     """Train (or continue training) the run in `run_dir`; returns its final state and evaluation.
+
+    `teachers` is the agent's teacher_state stacked on a leading (num_seeds,)
+    axis (seed i's teachers at index i), or None for the agent's own teachers.
 
     `stop_after_updates` ends the run early at that update, as an interruption
     would (used to test resume).
@@ -138,10 +141,10 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
     init = jax.jit(jax.vmap(trainer.init))
     keys = seed_keys(config)
     if resume:
-        abstract = jax.eval_shape(init, keys)
+        abstract = jax.eval_shape(init, keys, teachers)
         state, _ = checkpoint.restore_checkpoint(ckpt_dir, abstract)
     else:
-        state = init(keys)
+        state = init(keys, teachers)
     update = int(np.asarray(state.update).reshape(-1)[0])
     batch = config.ppo.batch_size
     logger = RunLogger(run_dir, run.num_seeds, resume_update=update if resume else None,
@@ -161,10 +164,11 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
     def run_eval(state, update):
         use_teacher = trainer.use_teacher_at(update)
         if use_teacher not in evaluate:
-            fn = functools.partial(trainer.evaluate, use_teacher=use_teacher)
+            fn = lambda params, obs_stats, key, teachers: trainer.evaluate(
+                params, obs_stats, key, use_teacher=use_teacher, teachers=teachers)
             evaluate[use_teacher] = jax.jit(jax.vmap(fn))
         eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, update))(keys)
-        result = jax.device_get(evaluate[use_teacher](state.params, state.obs_stats, eval_keys))
+        result = jax.device_get(evaluate[use_teacher](state.params, state.obs_stats, eval_keys, state.teachers))
         logger.evaluation(update, update * batch, result["return"], result["length"])
         return result
 
@@ -190,14 +194,13 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
                     row = {k: np.asarray(v)[:, i] for k, v in metrics.items()}
                     row["env_steps_per_second"] = np.full(run.num_seeds, n * batch * run.num_seeds / elapsed)
                     logger.training(u, u * batch, row)
-                returns = np.asarray(metrics["episode_return"])
-                if np.isfinite(returns).any():
-                    last_return = float(np.nanmean(returns[:, -1])) if np.isfinite(returns[:, -1]).any() else last_return
+                recent = np.asarray(metrics["episode_return_100"])[:, -1]  # the paper's curve, mean over seeds
+                if np.isfinite(recent).any():
+                    last_return = float(np.nanmean(recent))
                 update += n
                 at_end = update == trainer.num_updates
                 if at_end or (run.eval_every > 0 and update % run.eval_every == 0):
                     final_eval = run_eval(state, update)
-                    last_return = float(final_eval["return"].mean())
                 if at_end or (run.checkpoint_every > 0 and update % run.checkpoint_every == 0):
                     checkpoint.save_checkpoint(ckpt_dir, update, state, dict(meta, update=update))
                 logger.flush()

@@ -15,8 +15,12 @@ the student alone (use_teacher=False) is a PPO network plus unused extras.
 The teachers' weights are constants held by the agent, never in the params.
 
 Choices (where SPEC leaves room):
-- Value coupling ramps with the policy's: its weight is c_vps * coupling_coef / c_ps
-  (so c_vps at the end of the ramp, 0 before it; 0 throughout if c_ps == 0).
+- Value coupling (mikt.value_coupling): 'ramp' (default) ramps with the policy's, weight
+  c_vps * coupling_coef / c_ps (c_vps at the end of the ramp, 0 before it; 0 throughout if
+  c_ps == 0); 'constant' is c_vps for as long as the teacher is used.
+- Teachers per seed: `apply`/`loss` take `teachers=` (the pytree of `teacher_state`), so a
+  seed-vmapped trainer can give every student seed its own teacher; None means the
+  agent's own constants (the teachers it was built with).
 - use_teacher=False (after the ramp): no encoder, no teacher, no lateral term,
   h = tanh(W h + b). The coupling terms and L_MI are left out of the loss (neither
   touches the student's outputs any more); the KL term is kept.
@@ -79,7 +83,7 @@ class MIKTAgent:
         self.teachers = tuple(teachers)
         hidden = tuple(ppo.hidden_sizes)
         self.num_layers = len(hidden)
-        self.teacher_params = tuple(teacher_constants(t, self.num_layers, mikt.mixing, hidden) for t in teachers)
+        self.teacher_params = self.teacher_state(teachers)
         robots = [t.robot for t in teachers]
         self.teacher_labels = robots if len(set(robots)) == len(robots) else [f"{i}_{r}" for i, r in enumerate(robots)]
         mix = dict(num_teachers=len(teachers), mixing=mikt.mixing,
@@ -90,7 +94,9 @@ class MIKTAgent:
         self.decoder = GaussianDecoder(tuple(mikt.mi_hidden), observation_size)
 
     # ------------------------------------------------------------------ params
-    def init(self, key: jax.Array) -> Params:
+    def init(self, key: jax.Array, teachers=None) -> Params:
+        """Fresh params; `teachers` (a `teacher_state`) only matters for shapes here."""
+        teacher_params = self.teacher_params if teachers is None else teachers
         k = len(self.teachers)
         keys = jax.random.split(key, 3 + 2 * k)  # same split for every method: ablations share inits
         obs = jnp.zeros((1, self.observation_size))
@@ -100,7 +106,7 @@ class MIKTAgent:
             embeddings.append(enc.apply({"params": encoder[f"teacher_{t}"]}, obs))
             if self.use_mi:
                 mi[f"teacher_{t}"] = self.decoder.init(keys[3 + k + t], embeddings[-1])["params"]
-        z = {tower: [preactivations(tp[tower], e) for tp, e in zip(self.teacher_params, embeddings)]
+        z = {tower: [preactivations(tp[tower], e) for tp, e in zip(teacher_params, embeddings)]
              for tower in TOWERS}
         params = {
             "policy": self.policy_net.init(keys[0], obs, z["policy"])["params"],
@@ -133,8 +139,14 @@ class MIKTAgent:
         value = self.value_net.apply({"params": params["value"]}, obs, z["value"])[..., 0]
         return mean, params["log_std"], value, embeddings
 
-    def apply(self, params: Params, obs: jax.Array, *, use_teacher: bool):
-        mean, log_std, value, _ = self.forward(params, self.teacher_params, obs, use_teacher)
+    def teacher_state(self, specs: Sequence[TeacherSpec]):
+        """What the student reads of `specs` (one per source robot): their hidden layers, as arrays."""
+        hidden = tuple(self.ppo.hidden_sizes)
+        return tuple(teacher_constants(t, self.num_layers, self.mikt.mixing, hidden) for t in specs)
+
+    def apply(self, params: Params, obs: jax.Array, *, use_teacher: bool, teachers=None):
+        teachers = self.teacher_params if teachers is None else teachers
+        mean, log_std, value, _ = self.forward(params, teachers, obs, use_teacher)
         return mean, log_std, value
 
     # -------------------------------------------------------------------- loss
@@ -160,7 +172,10 @@ class MIKTAgent:
         coupling, mi = zero, zero
         if use_teacher:
             c_ps = self.mikt.c_ps
-            value_coef = coupling_coef * (self.mikt.c_vps / c_ps) if c_ps > 0 else 0.0
+            if self.mikt.value_coupling == "constant":
+                value_coef = self.mikt.c_vps
+            else:
+                value_coef = coupling_coef * (self.mikt.c_vps / c_ps) if c_ps > 0 else 0.0
             coupling = coupling_coef * policy_coupling + value_coef * value_coupling
             if self.use_mi:
                 for t, e in enumerate(embeddings):
@@ -177,9 +192,10 @@ class MIKTAgent:
                                          use_teacher=use_teacher)
         return metrics["total_loss"], metrics
 
-    def loss(self, params: Params, batch: Minibatch, *, coupling_coef, use_teacher: bool):
+    def loss(self, params: Params, batch: Minibatch, *, coupling_coef, use_teacher: bool, teachers=None):
         """L_PPO + coupling + c_kl * KL + c_mi * L_MI on one minibatch -> (scalar, metrics)."""
-        return self.loss_with_teachers(params, self.teacher_params, batch, coupling_coef=coupling_coef,
+        teachers = self.teacher_params if teachers is None else teachers
+        return self.loss_with_teachers(params, teachers, batch, coupling_coef=coupling_coef,
                                        use_teacher=use_teacher)
 
     # ------------------------------------------------------------- reporting

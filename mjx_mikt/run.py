@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
-from mjx_mikt.config import METHODS, PRESETS, Config, ConfigError, MIKTConfig, PPOConfig, RunConfig, validate
+from mjx_mikt import teachers as teachers_lib
+from mjx_mikt.config import (COEFFICIENT_SETS, METHODS, PRESETS, Config, ConfigError, MIKTConfig, PPOConfig, RunConfig,
+                             paper_comparison_warning, validate)
 
 DESCRIPTION = """Train MIKT (mutual-information knowledge transfer) or a baseline.
 
@@ -38,14 +40,17 @@ HELP: Dict[str, str] = {
     "target": "robot the student learns (see the robot list below)",
     "source": "teacher robot(s), comma separated; several give MIKT several teachers",
     "method": f"one of {', '.join(METHODS)}",
-    "preset": f"PPO hyper-parameter preset: {', '.join(PRESETS)} (paper = SPEC's PPO; gpu = thousands of envs)",
+    "preset": (f"PPO hyper-parameter preset: {', '.join(PRESETS)} (paper = SPEC's optimisation from 8 envs x 256 "
+               "steps; paper-exact = 1 env x 2048 steps, time limit terminal; paper-wide = 64 envs x 32 steps; "
+               "gpu = 2048 envs, 4 epochs: too few updates for a paper comparison)"),
     "total_timesteps": "env steps per seed",
     "seed": "first seed; seeds seed..seed+N-1 run together",
     "num_seeds": "number of seeds trained in one program (vmapped)",
     "backend": "physics: mjx (MuJoCo MJX in JAX), mujoco (native MuJoCo on host threads), auto (mjx on GPU/TPU)",
     "run_dir": "run folder (default runs/<target>-<method>-<time>)",
-    "teacher_store": "folder of teachers by robot name (<store>/<Robot>/teacher.msgpack)",
-    "teacher_path": "explicit teacher folder(s), comma separated, one per --source robot",
+    "teacher_store": "folder of teachers by robot and seed (<store>/<Robot>/seed_<s>/teacher.msgpack)",
+    "teacher_path": "explicit teacher folder or teacher set (a folder of seed_<s>/), one per --source robot, comma separated",
+    "teacher_seeds": "K teachers per source robot (seeds 0..K-1, trained if missing); student seed i reads teacher i mod K",
     "train_teacher": "train a teacher that is missing from the store (--no-train-teacher: exit 2 instead)",
     "teacher_timesteps": "env steps for a teacher trained because none was found",
     "updates_per_chunk": "updates fused into one device call between host syncs (0: about 16k env steps)",
@@ -74,6 +79,7 @@ HELP: Dict[str, str] = {
     "reward_clip": "clip of scaled rewards",
     "hidden_sizes": "hidden layer sizes, comma separated",
     # mikt
+    "value_coupling": "ramp: value coupling c_vps*coupling/c_ps, ramped with the policy's; constant: c_vps while the teacher is used",
     "mixing": "code: h = tanh(p_s(Wh+b) + p_t U z) as the authors' code; paper: without U (Eq. 2)",
     "c_ps": "policy coupling coefficient (reached at coupling_end)",
     "c_vps": "value coupling coefficient",
@@ -131,7 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="continue the run in RUN_DIR from its last checkpoint (other flags are ignored)")
     _add_fields(parser.add_argument_group("run"), RunConfig)
     _add_fields(parser.add_argument_group("ppo (override the preset)"), PPOConfig)
-    _add_fields(parser.add_argument_group("mikt"), MIKTConfig)
+    mikt_group = parser.add_argument_group("mikt")
+    mikt_group.add_argument("--coefficients", choices=sorted(COEFFICIENT_SETS), default=None,
+                            help="the authors' coefficient sets (SPEC §4): " + "; ".join(
+                                f"{k}: " + ", ".join(f"{n}={v}" for n, v in c.items())
+                                for k, c in COEFFICIENT_SETS.items()) + " (single flags override)")
+    _add_fields(mikt_group, MIKTConfig)
     return parser
 
 
@@ -142,7 +153,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
         run = dataclasses.replace(run, source=())
     preset = PRESETS.get(run.preset, PPOConfig())
     ppo = dataclasses.replace(preset, **{f.name: given[f.name] for f in dataclasses.fields(PPOConfig) if f.name in given})
-    mikt = MIKTConfig(**{f.name: given[f.name] for f in dataclasses.fields(MIKTConfig) if f.name in given})
+    mikt_values = dict(COEFFICIENT_SETS[args.coefficients]) if getattr(args, "coefficients", None) else {}
+    mikt_values.update({f.name: given[f.name] for f in dataclasses.fields(MIKTConfig) if f.name in given})
+    mikt = MIKTConfig(**mikt_values)
     return Config(run=run, ppo=ppo, mikt=mikt)
 
 
@@ -165,25 +178,29 @@ def prepare(args: argparse.Namespace):
     if (run_dir / "config.json").exists():
         raise ConfigError(f"run folder {run_dir} already holds a run; use --resume {run_dir} or another --run-dir")
     config = dataclasses.replace(config, run=dataclasses.replace(config.run, run_dir=str(run_dir)))
-    missing = experiment.missing_teachers(config)
+    missing = teachers_lib.missing(config)
     if missing and not config.run.train_teacher:
         raise ConfigError(
             f"no teacher for {', '.join(missing)} in {config.run.teacher_store} and --no-train-teacher was given"
         )
     if not missing:
-        experiment.resolve_teachers(config)  # validates teacher files now
+        teachers_lib.resolve(config)  # validates teacher files now
+    warning = paper_comparison_warning(config)
+    if warning:
+        print(warning, file=sys.stderr)
     return config, run_dir, False
 
 
 def train_missing_teachers(config: Config) -> None:
     from mjx_mikt import experiment
 
-    for robot in experiment.missing_teachers(config):
-        print(f"no teacher for {robot} in {config.run.teacher_store}: training one "
+    for robot in teachers_lib.missing(config):
+        k = config.run.teacher_seeds
+        print(f"no {k} teacher(s) for {robot} in {config.run.teacher_store}: training seeds 0..{k - 1} "
               f"({config.run.teacher_timesteps:,} steps)", file=sys.stderr, flush=True)
         teacher_run = dataclasses.replace(
             config.run, target=robot, source=(), method="ppo", total_timesteps=config.run.teacher_timesteps,
-            num_seeds=1, run_dir="",
+            seed=0, num_seeds=k, run_dir="",
         )
         teacher_config = dataclasses.replace(config, run=teacher_run)
         validate(teacher_config)
@@ -191,6 +208,8 @@ def train_missing_teachers(config: Config) -> None:
         teacher_config = dataclasses.replace(
             teacher_config, run=dataclasses.replace(teacher_run, run_dir=str(run_dir)))
         experiment.train_and_report(teacher_config, run_dir, label=f"teacher {robot}")
+        if teachers_lib.missing(dataclasses.replace(config, run=dataclasses.replace(config.run, source=(robot,)))):
+            raise ConfigError(f"training the {robot} teacher(s) did not register {k} finite teacher(s)")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -203,8 +222,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         config, run_dir, resume = prepare(args)
         if not resume:
             train_missing_teachers(config)
-        teachers = experiment.resolve_teachers(config)
-        experiment.train_and_report(config, run_dir, teachers, resume=resume)
+        experiment.train_and_report(config, run_dir, resume=resume)
     except (ConfigError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -3,10 +3,10 @@
 `make_train(config, env, agent)` returns a `Trainer` whose methods are pure
 functions of a `TrainState`:
 
-    trainer.init(key)                      -> TrainState
+    trainer.init(key, teachers=None)       -> TrainState
     trainer.run(state, n, use_teacher)     -> (TrainState, metrics with a leading (n,) axis)
     trainer.train(key)                     -> (TrainState, metrics (num_updates,))  # the whole run
-    trainer.evaluate(params, obs_stats, key, use_teacher) -> {'return': (E,), 'length': (E,)}
+    trainer.evaluate(params, obs_stats, key, use_teacher, teachers) -> {'return': (E,), 'length': (E,)}
 
 All of them can be `jax.jit`-ed and `jax.vmap`-ed over seeds. One update is a
 `lax.scan` rollout of `rollout_length` control steps over `num_envs` envs, GAE
@@ -14,6 +14,14 @@ as a reverse scan, and `update_epochs` x `num_minibatches` gradient steps as
 nested scans. Whether the student still reads its teacher (MIKT before the
 coupling ends) is a static argument, so the program after the switch contains
 no teacher compute at all.
+
+Teachers are state, not constants: `init(key, teachers)` stores the agent's
+`teacher_state` in `TrainState.teachers` (never trained, checkpointed with the
+run), so a seed-vmapped program gives student seed i its own teacher.
+
+The paper's learning curve is `episode_return_100`: the mean raw return of the
+last 100 finished training episodes (stochastic policy), as baselines' ppo2
+logs `eprewmean`; `TrainState.recent_returns` is its ring buffer.
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ from mjx_mikt.normalization import RunningStats, normalize, scale_reward
 
 Metrics = Dict[str, jax.Array]
 
+RECENT_EPISODES = 100  # episodes averaged by the paper's curve (baselines' eprewmean)
+
 
 @struct.dataclass
 class TrainState:
@@ -50,6 +60,32 @@ class TrainState:
     env_state: State
     rng: jax.Array
     update: jax.Array  # () int32: updates done so far
+    teachers: Any = ()  # the agent's teacher_state for this seed; () = the agent's own
+    recent_returns: jax.Array = None  # (RECENT_EPISODES,) ring buffer of finished episodes' raw returns
+    episodes_finished: jax.Array = None  # () int32: training episodes finished so far
+
+
+def push_episode_returns(buffer: jax.Array, count: jax.Array, returns: jax.Array, done: jax.Array):
+    """Append the returns of finished episodes to a ring buffer.
+
+    buffer (K,), count () episodes pushed so far; returns, done (T, N) time-major.
+    Episodes are taken in time order (envs in index order within a step); when
+    more than K finish, only the last K are kept. Returns (buffer, count).
+    """
+    size = buffer.shape[0]
+    flat_returns, flat_done = returns.reshape(-1), done.reshape(-1) > 0
+    position = jnp.cumsum(flat_done) - 1  # index among this update's finished episodes
+    finished = position[-1] + 1
+    keep = flat_done & (position >= finished - size)
+    index = jnp.where(keep, (count + position) % size, size)  # out of bounds -> dropped
+    buffer = buffer.at[index].set(flat_returns, mode="drop")
+    return buffer, count + finished.astype(count.dtype)
+
+
+def recent_mean(buffer: jax.Array, count: jax.Array) -> jax.Array:
+    """Mean of the last min(count, K) pushed values (nan before the first episode)."""
+    filled = jnp.arange(buffer.shape[0]) < count
+    return jnp.where(count > 0, jnp.sum(buffer * filled) / jnp.maximum(jnp.sum(filled), 1), jnp.nan)
 
 
 @struct.dataclass
@@ -111,9 +147,10 @@ class Trainer:
         )
 
     # ------------------------------------------------------------------ init
-    def init(self, key: jax.Array) -> TrainState:
+    def init(self, key: jax.Array, teachers: Any = None) -> TrainState:
+        """teachers: this seed's `agent.teacher_state(...)`; None uses the agent's own teachers."""
         key_params, key_env, key_run = jax.random.split(key, 3)
-        params = self.agent.init(key_params)
+        params = self.agent.init(key_params, teachers)
         env_state = jax.vmap(self.env.reset)(jax.random.split(key_env, self.ppo.num_envs))
         env_state = self._constrain(env_state)
         obs_stats = RunningStats.create((self.env.observation_size,))
@@ -128,6 +165,9 @@ class Trainer:
             env_state=env_state,
             rng=key_run,
             update=jnp.zeros((), jnp.int32),
+            teachers=() if teachers is None else teachers,
+            recent_returns=jnp.zeros((RECENT_EPISODES,)),
+            episodes_finished=jnp.zeros((), jnp.int32),
         )
 
     def use_teacher_at(self, update: int) -> bool:
@@ -139,6 +179,11 @@ class Trainer:
             return tree
         return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, self.env_sharding), tree)
 
+    @staticmethod
+    def _teachers(ts: TrainState):
+        """The teachers the agent reads: the state's, or None (the agent's own) when it holds none."""
+        return ts.teachers if jax.tree.leaves(ts.teachers) else None
+
     def _normalize_obs(self, stats, obs):
         if not self.ppo.normalize_obs:
             return obs
@@ -147,19 +192,20 @@ class Trainer:
     # --------------------------------------------------------------- rollout
     def _rollout(self, ts: TrainState, use_teacher: bool):
         ppo, agent = self.ppo, self.agent
+        teachers = self._teachers(ts)
 
         def step(carry, _):
             env_state, obs_stats, return_stats, disc_return, rng = carry
             rng, key = jax.random.split(rng)
             obs = self._normalize_obs(obs_stats, env_state.obs)
-            mean, log_std, value = agent.apply(ts.params, obs, use_teacher=use_teacher)
+            mean, log_std, value = agent.apply(ts.params, obs, use_teacher=use_teacher, teachers=teachers)
             action = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
             log_prob = gaussian_log_prob(mean, log_std, action)
             env_state = self._constrain(jax.vmap(self.env.step)(env_state, action))
             if ppo.normalize_obs:
                 obs_stats = obs_stats.update(env_state.obs)
             final_obs = self._normalize_obs(obs_stats, env_state.final_obs)
-            _, _, next_value = agent.apply(ts.params, final_obs, use_teacher=use_teacher)
+            _, _, next_value = agent.apply(ts.params, final_obs, use_teacher=use_teacher, teachers=teachers)
             reward = env_state.reward
             if ppo.normalize_reward:
                 disc_return = disc_return * ppo.gamma + reward
@@ -173,7 +219,9 @@ class Trainer:
                 value=value,
                 reward=reward,
                 next_value=next_value,
-                termination=env_state.done * (1.0 - env_state.truncation),
+                # without bootstrap_truncation a time-limit end is terminal (baselines ppo2)
+                termination=(env_state.done * (1.0 - env_state.truncation) if ppo.bootstrap_truncation
+                             else env_state.done),
                 done=env_state.done,
                 env_metrics=dict(env_state.metrics, raw_reward=env_state.reward),
             )
@@ -211,8 +259,10 @@ class Trainer:
         )
         batch = jax.tree.map(lambda x: x.reshape((ppo.batch_size,) + x.shape[2:]), batch)
 
+        teachers = self._teachers(ts)
+
         def loss_fn(params, minibatch):
-            return agent.loss(params, minibatch, coupling_coef=coupling, use_teacher=use_teacher)
+            return agent.loss(params, minibatch, coupling_coef=coupling, use_teacher=use_teacher, teachers=teachers)
 
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
@@ -248,16 +298,20 @@ class Trainer:
         )
         metrics["coupling_coef"] = coupling
         metrics.update(agent.diagnostics(params))
-        ts = ts.replace(params=params, opt_state=opt_state, rng=rng, update=ts.update + 1)
+        recent, finished = push_episode_returns(ts.recent_returns, ts.episodes_finished,
+                                                traj.env_metrics["episode_return"], traj.done)
+        metrics["episode_return_100"] = recent_mean(recent, finished)
+        ts = ts.replace(params=params, opt_state=opt_state, rng=rng, update=ts.update + 1,
+                        recent_returns=recent, episodes_finished=finished)
         return ts, metrics
 
     def run(self, ts: TrainState, num_updates: int, use_teacher: bool) -> Tuple[TrainState, Metrics]:
         """`num_updates` updates in one lax.scan; metrics get a leading (num_updates,) axis."""
         return jax.lax.scan(lambda s, _: self.update(s, use_teacher), ts, None, length=num_updates)
 
-    def train(self, key: jax.Array) -> Tuple[TrainState, Metrics]:
-        """The whole run as one pure function (vmap it over seeds)."""
-        ts = self.init(key)
+    def train(self, key: jax.Array, teachers: Any = None) -> Tuple[TrainState, Metrics]:
+        """The whole run as one pure function (vmap it over seeds, and over teachers)."""
+        ts = self.init(key, teachers)
         segments = []
         if self.switch_update > 0:
             ts, m = self.run(ts, self.switch_update, use_teacher=True)
@@ -269,7 +323,8 @@ class Trainer:
         return ts, metrics
 
     # ------------------------------------------------------------- evaluate
-    def evaluate(self, params, obs_stats: RunningStats, key: jax.Array, use_teacher: bool = False) -> Metrics:
+    def evaluate(self, params, obs_stats: RunningStats, key: jax.Array, use_teacher: bool = False,
+                 teachers: Any = ()) -> Metrics:
         """Deterministic policy (the mean action), eval_episodes episodes in parallel.
 
         Returns {'return': (E,), 'length': (E,)} of each env's first episode
@@ -281,7 +336,8 @@ class Trainer:
         def step(carry, _):
             env_state, total, length, alive = carry
             obs = self._normalize_obs(obs_stats, env_state.obs)
-            mean, _, _ = self.agent.apply(params, obs, use_teacher=use_teacher)
+            mean, _, _ = self.agent.apply(params, obs, use_teacher=use_teacher,
+                                          teachers=teachers if jax.tree.leaves(teachers) else None)
             env_state = jax.vmap(self.env.step)(env_state, mean)
             total = total + alive * env_state.reward
             length = length + alive

@@ -35,8 +35,8 @@ def test_tiny_teacher_run_leaves_config_events_checkpoint_and_teacher(teacher_ru
     assert config["ppo"]["num_envs"] == 2
     assert list((run_dir / "tb" / "seed_0").glob("events.*"))
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit()) == ["2", "4"]
-    assert (store / "CentipedeFour" / "teacher.msgpack").is_file()
-    meta = json.loads((store / "CentipedeFour" / "teacher.json").read_text())
+    assert (store / "CentipedeFour" / "seed_0" / "teacher.msgpack").is_file()
+    meta = json.loads((store / "CentipedeFour" / "seed_0" / "teacher.json").read_text())
     assert (meta["robot"], meta["observation_size"], meta["action_size"]) == ("CentipedeFour", 97, 10)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["updates"] == 4 and len(summary["eval_return_per_seed"]) == 1
@@ -84,7 +84,7 @@ def test_missing_resume_folder_exits_2(tmp_path, capsys):
 
 def test_teacher_of_wrong_robot_exits_2(teacher_run, tmp_path, capsys):
     _, run_dir, _ = teacher_run
-    _bad(["--target", "CentipedeEight", "--source", "CentipedeSix", "--teacher", str(run_dir / "teacher")],
+    _bad(["--target", "CentipedeEight", "--source", "CentipedeSix", "--teacher", str(run_dir / "teacher" / "seed_0")],
          tmp_path, capsys, "trained on CentipedeFour, not on the source robot CentipedeSix")
 
 
@@ -92,26 +92,27 @@ def test_corrupt_teacher_exits_2(teacher_run, tmp_path, capsys):
     _, run_dir, _ = teacher_run
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "teacher.json").write_text((run_dir / "teacher" / "teacher.json").read_text())
-    (broken / "teacher.msgpack").write_bytes((run_dir / "teacher" / "teacher.msgpack").read_bytes()[:100])
+    (broken / "teacher.json").write_text((run_dir / "teacher" / "seed_0" / "teacher.json").read_text())
+    (broken / "teacher.msgpack").write_bytes((run_dir / "teacher" / "seed_0" / "teacher.msgpack").read_bytes()[:100])
     _bad(["--target", "CentipedeEight", "--source", "CentipedeFour", "--teacher", str(broken)],
          tmp_path, capsys, "corrupt")
 
 
 def test_tiny_mikt_run_writes_mikt_metrics_and_resumes(teacher_run, tmp_path):
     """Four -> Six MIKT through the library API: stop after 2 updates, resume, compare."""
-    from mjx_mikt import experiment
+    from mjx_mikt import experiment, teachers as teachers_lib
     from mjx_mikt.loop import run_training
 
     _, teacher_dir, _ = teacher_run
     argv = ["--target", "CentipedeSix", "--source", "CentipedeFour", "--teacher", str(teacher_dir / "teacher"),
             "--timesteps", str(4 * 64)] + TINY
     config, _, _ = cli.prepare(cli.build_parser().parse_args(argv + ["--run-dir", str(tmp_path / "a")]))
-    teachers = experiment.resolve_teachers(config)
+    specs = teachers_lib.resolve(config)
 
     def run(run_dir, **kw):
-        trainer = experiment.build_trainer(config, teachers)
-        return run_training(trainer, config, run_dir, "mikt", **kw)
+        trainer = experiment.build_trainer(config, [s[0] for s in specs])
+        stacked = teachers_lib.stacked_state(trainer.agent, config, specs)
+        return run_training(trainer, config, run_dir, "mikt", teachers=stacked, **kw)
 
     whole = run(tmp_path / "whole")
     run(tmp_path / "part", stop_after_updates=2)

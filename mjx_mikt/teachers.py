@@ -1,0 +1,194 @@
+"""Teachers: the store, teacher sets, per-seed assignment, a run's own copies.
+
+A *teacher* is a folder with `teacher.msgpack` + `teacher.json` (see
+`checkpoint.save_teacher`). A *teacher set* is a folder holding one teacher
+per training seed, `seed_<s>/`; a single teacher folder is a set of one.
+
+    <teacher_store>/<Robot>/seed_<s>/     every seed of every finished `ppo` run on <Robot>
+    <run_dir>/teachers/<Robot>/seed_<k>/  the copies a transfer run reads (and resumes from)
+
+A transfer run with `teacher_seeds = K` reads seeds 0..K-1 of each source
+robot; student seed i reads teacher i mod K (no "best seed" anywhere). The
+chosen teachers are copied into the run folder with their provenance, so a
+later `ppo` run that re-registers the store cannot change what a run (or its
+resume) uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import jax
+import numpy as np
+
+from mjx_mikt import agents as agents_lib
+from mjx_mikt import checkpoint, envs
+from mjx_mikt.checkpoint import TEACHER_FILE, TEACHER_META, CheckpointError
+from mjx_mikt.config import Config, ConfigError
+
+RUN_TEACHERS = "teachers"  # folder of a run's own teacher copies
+
+
+def seed_folder(root: Path, seed: int) -> Path:
+    return Path(root) / f"seed_{seed}"
+
+
+def is_teacher(path: Path) -> bool:
+    return (Path(path) / TEACHER_FILE).is_file() and (Path(path) / TEACHER_META).is_file()
+
+
+def set_members(path: Path) -> List[Path]:
+    """The teachers of a set folder in seed order ([path] for a single teacher folder)."""
+    path = Path(path)
+    if is_teacher(path):
+        return [path]
+    if not path.is_dir():
+        return []
+    members = [p for p in path.glob("seed_*") if is_teacher(p) and p.name[5:].isdigit()]
+    return sorted(members, key=lambda p: int(p.name[5:]))
+
+
+def store_path(config: Config, robot: str) -> Path:
+    return Path(config.run.teacher_store) / robot
+
+
+def run_copy_path(run_dir: Path, robot: str) -> Path:
+    return Path(run_dir) / RUN_TEACHERS / robot
+
+
+def load_spec(path: Path, robot: str) -> agents_lib.TeacherSpec:
+    """Load one teacher and check it is one for `robot` with that robot's dims."""
+    data = checkpoint.load_teacher(path)
+    if data["robot"] != robot:
+        raise CheckpointError(f"teacher {path} was trained on {data['robot']}, not on the source robot {robot}")
+    env = envs.make(robot, backend="mujoco")
+    if (data["observation_size"], data["action_size"]) != (env.observation_size, env.action_size):
+        raise CheckpointError(
+            f"teacher {path} has obs/action sizes {data['observation_size']}/{data['action_size']}, "
+            f"but {robot} has {env.observation_size}/{env.action_size}"
+        )
+    return agents_lib.TeacherSpec(params=jax.tree.map(np.asarray, data["params"]),
+                                  observation_size=data["observation_size"], action_size=data["action_size"],
+                                  robot=robot)
+
+
+def source_sets(config: Config) -> List[Path]:
+    """Where each source robot's teachers come from: --teacher paths, else the store."""
+    if config.run.teacher_path:
+        paths = [Path(p) for p in config.run.teacher_path.split(",")]
+        if len(paths) != len(config.run.source):
+            raise ConfigError(f"--teacher gives {len(paths)} paths for {len(config.run.source)} source robots")
+        return paths
+    return [store_path(config, r) for r in config.run.source]
+
+
+def missing(config: Config) -> List[str]:
+    """Source robots (from the store) with fewer than teacher_seeds teachers (seeds 0..K-1)."""
+    if config.run.method == "ppo" or config.run.teacher_path:
+        return []
+    k = config.run.teacher_seeds
+    return [r for r in config.run.source
+            if not all(is_teacher(seed_folder(store_path(config, r), s)) for s in range(k))]
+
+
+def chosen(config: Config, set_path: Path, robot: str) -> List[Path]:
+    """The K teachers a run uses from one set: seed_0..seed_{K-1} of the store, or the set's first K."""
+    k = config.run.teacher_seeds
+    members = set_members(set_path)
+    if len(members) < k:
+        raise ConfigError(f"{set_path} holds {len(members)} teacher(s) of {robot}, --teacher-seeds asks for {k}")
+    return members[:k]
+
+
+def resolve(config: Config) -> List[List[agents_lib.TeacherSpec]]:
+    """[source robot][k] teacher specs, k < teacher_seeds ([] for ppo); validates every file."""
+    if config.run.method == "ppo":
+        return []
+    return [[load_spec(p, r) for p in chosen(config, s, r)] for s, r in zip(source_sets(config), config.run.source)]
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256((Path(path) / TEACHER_FILE).read_bytes()).hexdigest()[:16]
+
+
+def adopt(config: Config, run_dir: Path) -> List[Dict]:
+    """Copy the run's K teachers per source robot into run_dir/teachers (the run reads only those).
+
+    Returns their provenance (robot, k, source path, hash, the teacher's own record).
+    """
+    records = []
+    for set_path, robot in zip(source_sets(config), config.run.source):
+        for k, member in enumerate(chosen(config, set_path, robot)):
+            target = seed_folder(run_copy_path(run_dir, robot), k)
+            target.mkdir(parents=True, exist_ok=True)
+            for name in (TEACHER_FILE, TEACHER_META):
+                shutil.copyfile(member / name, target / (name + ".tmp"))
+                (target / (name + ".tmp")).replace(target / name)
+            info = json.loads((member / TEACHER_META).read_text())
+            records.append({"robot": robot, "index": k, "copied_from": str(member), "sha256_16": file_hash(target),
+                            "teacher_seed": info.get("seed"), "teacher_eval_return": info.get("eval_return"),
+                            "teacher_env_steps": info.get("env_steps")})
+    return records
+
+
+def resolve_run_copies(config: Config, run_dir: Path) -> List[List[agents_lib.TeacherSpec]]:
+    """The specs of a run's own teacher copies (used on --resume)."""
+    if config.run.method == "ppo":
+        return []
+    out = []
+    for robot in config.run.source:
+        members = set_members(run_copy_path(run_dir, robot))
+        if len(members) < config.run.teacher_seeds:
+            raise CheckpointError(f"run {run_dir} lacks its copies of the {robot} teachers "
+                                  f"({RUN_TEACHERS}/{robot}/seed_*)")
+        out.append([load_spec(p, robot) for p in members[:config.run.teacher_seeds]])
+    return out
+
+
+def per_seed_index(config: Config) -> List[int]:
+    """Which of the K teachers each student seed reads: seed s -> s mod K."""
+    return [(config.run.seed + i) % config.run.teacher_seeds for i in range(config.run.num_seeds)]
+
+
+def stacked_state(agent, config: Config, specs: Sequence[Sequence[agents_lib.TeacherSpec]]):
+    """The agent's teacher_state for every student seed, stacked on a leading (num_seeds,) axis."""
+    if not specs:
+        return None
+    states = [agent.teacher_state([robot_specs[k] for robot_specs in specs]) for k in per_seed_index(config)]
+    return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *states)
+
+
+def register(result, trainer, config: Config, store: Path) -> List[int]:
+    """Register every seed of a finished `ppo` run as <store>/seed_<s> (no best-seed selection).
+
+    A seed whose parameters or evaluation are not finite is not registered (a
+    line says so). Returns the registered seeds.
+    """
+    state, env = result.final_state, trainer.env
+    registered = []
+    for i in range(config.run.num_seeds):
+        seed = config.run.seed + i
+        params = jax.tree.map(lambda x: np.asarray(x)[i], state.params)
+        eval_return = float(np.asarray(result.eval_returns[i]).mean())
+        finite = all(np.isfinite(x).all() for x in jax.tree.leaves(params)) and np.isfinite(eval_return)
+        if not finite:
+            print(f"seed {seed}: parameters or evaluation not finite; not registered as a teacher",
+                  file=sys.stderr, flush=True)
+            continue
+        recent = np.asarray(state.recent_returns)[i][:min(int(np.asarray(state.episodes_finished)[i]), 100)]
+        info = {"source_run": str(result.run_dir), "seed": seed, "env_steps": result.env_steps,
+                "eval_return": eval_return,
+                "episode_return_100": float(recent.mean()) if recent.size else None,
+                "saved": time.strftime("%Y-%m-%d %H:%M:%S")}
+        mean, var = np.asarray(state.obs_stats.mean)[i], np.asarray(state.obs_stats.var)[i]
+        for directory in (seed_folder(Path(result.run_dir) / "teacher", seed), seed_folder(store, seed)):
+            checkpoint.save_teacher(directory, config.run.target, env.observation_size, env.action_size,
+                                    params, mean, var, info)
+        registered.append(seed)
+    return registered
