@@ -22,10 +22,10 @@ from mjx_mikt.train import make_train
 TEACHER_ROBOT = "CentipedeFour"
 
 
-def random_teacher(config: Config, robot: str = TEACHER_ROBOT) -> "agents.TeacherSpec":
+def random_teacher(config: Config, robot: str = TEACHER_ROBOT, seed: int = 1) -> "agents.TeacherSpec":
     env = envs.make(robot, backend="mujoco")
     teacher_agent = agents.make_agent("ppo", env.observation_size, env.action_size, config.ppo, config.mikt)
-    params = jax.tree.map(np.asarray, teacher_agent.init(jax.random.PRNGKey(1)))
+    params = jax.tree.map(np.asarray, teacher_agent.init(jax.random.PRNGKey(seed)))
     return agents.TeacherSpec(params=params, observation_size=env.observation_size,
                               action_size=env.action_size, robot=robot)
 

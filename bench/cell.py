@@ -1,0 +1,94 @@
+"""Throughput of one experiment cell: all its seeds vmapped in one program, as `experiments run` runs it.
+
+`python -m bench.cell [--robot CentipedeEight] [--method mikt] [--shapes 8x256,64x32] [--seeds 1,5]`
+times `--updates` single-update calls after the compile and prints the median
+and spread of env-steps/s (summed over seeds) and per seed, per rollout shape.
+The optimisation is the paper's for every shape (2048 samples, 64-sample
+minibatches, 10 epochs); only how many envs produce the 2048 samples changes.
+MIKT gets randomly initialised teachers (one per seed): throughput does not
+depend on their weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import time
+from typing import Dict, List
+
+import jax
+import jax.numpy as jnp
+
+from bench.training import TEACHER_ROBOT, random_teacher
+from mjx_mikt import agents, envs, teachers as teachers_lib
+from mjx_mikt.config import PRESETS, Config, RunConfig
+from mjx_mikt.train import make_train
+
+
+def measure_cell(robot: str, method: str, num_envs: int, rollout_length: int, num_seeds: int,
+                 updates: int = 5, backend: str = "mujoco") -> Dict[str, float]:
+    ppo = dataclasses.replace(PRESETS["paper"], num_envs=num_envs, rollout_length=rollout_length)
+    source = (TEACHER_ROBOT,) if method != "ppo" else ()
+    run = RunConfig(target=robot, method=method, source=source, backend=backend, num_seeds=num_seeds,
+                    teacher_seeds=num_seeds, total_timesteps=100 * ppo.batch_size)
+    config = Config(run=run, ppo=ppo)
+    env = envs.make(robot, backend=backend)
+    specs = [[random_teacher(config, seed=s) for s in range(num_seeds)]] if source else []
+    agent = agents.make_agent(method, env.observation_size, env.action_size, ppo, config.mikt,
+                              [s[0] for s in specs])
+    trainer = make_train(config, env, agent)
+    stacked = teachers_lib.stacked_state(agent, config, specs)
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in range(num_seeds)])
+    state = jax.jit(jax.vmap(trainer.init))(keys, stacked)
+    step = jax.jit(jax.vmap(lambda s: trainer.run(s, 1, agent.uses_teacher)))
+    t0 = time.perf_counter()
+    state, metrics = step(state)
+    jax.block_until_ready(metrics)
+    first = time.perf_counter() - t0
+    times: List[float] = []
+    for _ in range(updates):
+        t0 = time.perf_counter()
+        state, metrics = step(state)
+        jax.block_until_ready(metrics)
+        times.append(time.perf_counter() - t0)
+    median = statistics.median(times)
+    samples = ppo.batch_size * num_seeds
+    return {
+        "robot": robot, "method": method, "shape": f"{num_envs}x{rollout_length}", "seeds": num_seeds,
+        "updates_timed": updates, "seconds_per_update_median": median,
+        "seconds_per_update_min": min(times), "seconds_per_update_max": max(times),
+        "env_steps_per_s": samples / median, "env_steps_per_s_per_seed": ppo.batch_size / median,
+        "compile_and_first_s": first,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.cell", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--robot", default="CentipedeEight", help="student robot (default CentipedeEight)")
+    parser.add_argument("--method", default="mikt", help="mikt, ppo, mlpp, ... (default mikt)")
+    parser.add_argument("--shapes", default="8x256,32x64,64x32",
+                        help="rollout shapes ENVSxSTEPS, comma separated; each must give 2048 samples")
+    parser.add_argument("--seeds", default="5", help="seeds per program, comma separated (default 5)")
+    parser.add_argument("--updates", type=int, default=5, help="timed updates after the compile (default 5)")
+    parser.add_argument("--json", default="", help="append each row as a JSON line to this file")
+    args = parser.parse_args(argv)
+    for shape in args.shapes.split(","):
+        n, t = (int(x) for x in shape.lower().split("x"))
+        for seeds in (int(s) for s in args.seeds.split(",")):
+            row = measure_cell(args.robot, args.method, n, t, seeds, args.updates)
+            print(f"{row['robot']:>15} {row['method']:>5} {row['shape']:>7} seeds {seeds} | "
+                  f"{row['env_steps_per_s']:8,.0f} env-steps/s ({row['env_steps_per_s_per_seed']:7,.0f}/seed) | "
+                  f"s/update median {row['seconds_per_update_median']:.3f} "
+                  f"[{row['seconds_per_update_min']:.3f}, {row['seconds_per_update_max']:.3f}] | "
+                  f"compile+first {row['compile_and_first_s']:.0f} s", flush=True)
+            if args.json:
+                with open(args.json, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""`python -m mjx_mikt.experiments`: the paper's experiments (Fig. 3-7) as commands.
+
+    python -m mjx_mikt.experiments --list
+    python -m mjx_mikt.experiments run fig3 [--pairs Four:Eight] [--methods mikt,ppo] [--seeds 5]
+    python -m mjx_mikt.experiments run fig3 --print-commands      # one `mjx_mikt.run` line per cell
+    python -m mjx_mikt.experiments report fig3                     # tables and figures from the cells
+
+Exit codes: 0 done, 2 bad input, otherwise the exit code of the cell that failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from mjx_mikt.config import METHODS, PRESETS, ConfigError
+from mjx_mikt.experiments import grid, report
+
+
+def _budget_name(timesteps: int) -> str:
+    for unit, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if timesteps % unit == 0:
+            return f"{timesteps // unit}{suffix}"
+    return str(timesteps)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mjx_mikt.experiments", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--list", action="store_true", help="list the named experiments and their cells")
+    parser.add_argument("action", nargs="?", choices=("run", "report"), help="run the cells, or report on them")
+    parser.add_argument("name", nargs="?", help=f"experiment: {', '.join(grid.EXPERIMENTS)}")
+    parser.add_argument("--pairs", default=None,
+                        help="SOURCE:TARGET pairs, comma separated, short names "
+                             f"({', '.join(grid.SHORT)}); default: the figure's")
+    parser.add_argument("--methods", default=None, help=f"methods, comma separated ({', '.join(METHODS)}); "
+                                                        "default: the figure's")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per cell, vmapped in one program; also "
+                                                              "the teachers per source robot (default 5)")
+    parser.add_argument("--timesteps", type=float, default=2e6, help="env steps per seed (default 2e6)")
+    parser.add_argument("--preset", default="paper", help=f"PPO preset: {', '.join(PRESETS)} (default paper)")
+    parser.add_argument("--backend", default="mujoco", help="physics backend of every cell (default mujoco)")
+    parser.add_argument("--out", default=None,
+                        help="protocol folder shared by all figures (default results/<preset>-<budget>)")
+    parser.add_argument("--print-commands", action="store_true",
+                        help="print one self-contained `python -m mjx_mikt.run` line per cell and exit; "
+                             "run the PPO cells of the source robots (printed first) before the others")
+    parser.add_argument("--run-arg", action="append", default=[], metavar="FLAG",
+                        help="extra flag for every cell's `mjx_mikt.run` (repeat; e.g. --run-arg=--num-envs=64)")
+    return parser
+
+
+def protocol_from(args) -> grid.Protocol:
+    timesteps = int(args.timesteps)
+    if timesteps <= 0:
+        raise ConfigError(f"--timesteps must be positive, got {args.timesteps}")
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.preset not in PRESETS:
+        raise ConfigError(f"unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}")
+    out = Path(args.out) if args.out else Path("results") / f"{args.preset}-{_budget_name(timesteps)}"
+    return grid.Protocol(out=out, seeds=args.seeds, timesteps=timesteps, preset=args.preset,
+                         backend=args.backend, extra=tuple(args.run_arg))
+
+
+def selection(args):
+    if args.name not in grid.EXPERIMENTS:
+        raise ConfigError(f"unknown experiment {args.name!r}; choose one of: {', '.join(grid.EXPERIMENTS)}")
+    experiment = grid.EXPERIMENTS[args.name]
+    pairs = grid.parse_pairs(args.pairs) if args.pairs else None
+    methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods else None
+    for m in methods or ():
+        if m not in METHODS:
+            raise ConfigError(f"unknown method {m!r}; choose one of: {', '.join(METHODS)}")
+    return experiment, pairs, methods
+
+
+def run_subprocess(argv: List[str]) -> int:
+    return subprocess.call([sys.executable, "-m", "mjx_mikt.run"] + argv)
+
+
+def list_experiments(out=sys.stdout) -> None:
+    for experiment in grid.EXPERIMENTS.values():
+        cells = grid.cells_of(experiment)
+        print(f"{experiment.name}: {experiment.title}", file=out)
+        print(f"    pairs: {', '.join(experiment.pairs)}; methods: {', '.join(experiment.methods)}; "
+              f"{len(cells)} cells", file=out)
+
+
+def main(argv: Optional[Sequence[str]] = None, runner=run_subprocess) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.list:
+            list_experiments()
+            return 0
+        if not args.action or not args.name:
+            raise ConfigError("give --list, or run NAME, or report NAME")
+        experiment, pairs, methods = selection(args)
+        protocol = protocol_from(args)
+        cells = grid.cells_of(experiment, pairs, methods)
+        if args.action == "run" and args.print_commands:
+            grid.print_commands(cells, protocol)
+            return 0
+        if args.action == "run":
+            for cell in cells:
+                code = grid.run_cell(cell, protocol, runner)
+                if code != 0:
+                    print(f"error: cell {cell.label} exited with code {code}; "
+                          f"run the same command again to resume", file=sys.stderr)
+                    return code
+        written = report.write(experiment, protocol, pairs, methods)
+        print(f"report: {written['md']}", flush=True)
+        return 0
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""The paper's experiments (§5, Fig. 3-7) as grids of cells, and running a cell.
+
+A *cell* is one (source, target, method) with all its seeds vmapped in one
+`python -m mjx_mikt.run` program. Cells live in a *protocol folder* (one
+preset and budget: default `results/<preset>-<budget>`), shared by every
+figure that needs them (Four->Eight MIKT is in Fig. 3, 4, 5 and 7, and is
+trained once):
+
+    <out>/cells/<Robot>/ppo/                  PPO from scratch on a robot: the baseline of a
+                                              target, and the per-seed teachers of a source
+    <out>/teachers/<Robot>/seed_<s>/          those teachers (the cells' teacher store)
+    <out>/cells/<Source>-<Target>/<method>/   a transfer cell (a run folder)
+    <out>/<figure>/report.md, report.json, *.png
+
+PPO on a robot is one computation whether it serves as a baseline or as the
+teachers (seed s of the student reads teacher s), so it is one cell. The PPO
+cells of the source robots come first in every grid.
+
+A cell is *done* when its summary.json says it finished all its updates,
+*partial* when it has a checkpoint (it is resumed), *new* otherwise (a
+folder without a checkpoint is cleared and started again).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+from mjx_mikt import checkpoint
+from mjx_mikt.config import ConfigError
+
+SHORT = {"Four": "CentipedeFour", "Six": "CentipedeSix", "Eight": "CentipedeEight",
+         "CpSix": "CpCentipedeSix", "CpEight": "CpCentipedeEight", "Ant": "Ant", "Hopper": "Hopper"}
+LONG = {v: k for k, v in SHORT.items()}
+FIG3_PAIRS = ("Four:Eight", "Six:Eight", "Four:CpSix", "Six:CpEight", "Four:Ant", "Six:Ant")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    pairs: Tuple[str, ...]  # "Source:Target" with short names
+    methods: Tuple[str, ...]
+    mixing_curves: bool = False  # also plot p_s (Fig. 5b/6)
+
+
+EXPERIMENTS: Dict[str, Experiment] = {e.name: e for e in (
+    Experiment("fig3", "Fig. 3: MIKT vs PPO from scratch (VPG) and MLPP on six transfer pairs",
+               FIG3_PAIRS, ("mikt", "ppo", "mlpp"), mixing_curves=True),
+    Experiment("fig4", "Fig. 4: ablation of the encoder's gradients (without L_MI, without RL gradients)",
+               FIG3_PAIRS, ("mikt", "mikt-no-mi", "mikt-no-rl-grad")),
+    Experiment("fig5", "Fig. 5: CentipedeEight with CentipedeFour, CentipedeSix and Hopper teachers; p_s curves",
+               ("Four:Eight", "Six:Eight", "Hopper:Eight"), ("mikt", "ppo"), mixing_curves=True),
+    Experiment("fig7", "Fig. 7: MIKT with and without the KL regulariser",
+               FIG3_PAIRS, ("mikt", "mikt-no-kl")),
+)}
+
+
+def robot(name: str) -> str:
+    """Short ('Four') or full ('CentipedeFour') robot name -> full name."""
+    if name in SHORT:
+        return SHORT[name]
+    if name in LONG:
+        return name
+    raise ConfigError(f"unknown robot {name!r} in --pairs; use one of {', '.join(SHORT)}")
+
+
+def parse_pairs(text: str) -> Tuple[Tuple[str, str], ...]:
+    pairs = []
+    for item in text.split(","):
+        if item.count(":") != 1:
+            raise ConfigError(f"--pairs item {item!r} is not SOURCE:TARGET (e.g. Four:Eight)")
+        source, target = item.split(":")
+        pairs.append((robot(source.strip()), robot(target.strip())))
+    return tuple(pairs)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """What every cell of a protocol folder shares (recorded in each cell's config.json)."""
+
+    out: Path
+    seeds: int = 5
+    timesteps: int = 2_000_000
+    preset: str = "paper"
+    backend: str = "mujoco"
+    extra: Tuple[str, ...] = ()  # further `mjx_mikt.run` flags, e.g. ('--num-envs', '64')
+
+    def common_flags(self) -> List[str]:
+        return ["--seeds", str(self.seeds), "--timesteps", str(self.timesteps), "--preset", self.preset,
+                "--backend", self.backend] + list(self.extra)
+
+
+@dataclass(frozen=True)
+class Cell:
+    source: str  # '' for a PPO cell
+    target: str
+    method: str
+
+    @property
+    def label(self) -> str:
+        if self.method == "ppo":
+            return f"{LONG.get(self.target, self.target)} ppo"
+        return f"{LONG.get(self.source, self.source)}->{LONG.get(self.target, self.target)} {self.method}"
+
+    def folder(self, protocol: Protocol) -> Path:
+        cells = protocol.out / "cells"
+        if self.method == "ppo":
+            return cells / self.target / "ppo"
+        return cells / f"{LONG.get(self.source, self.source)}-{LONG.get(self.target, self.target)}" / self.method
+
+    def command(self, protocol: Protocol) -> List[str]:
+        """The self-contained `python -m mjx_mikt.run` line of this cell."""
+        cmd = [sys.executable if sys.executable else "python", "-m", "mjx_mikt.run",
+               "--method", self.method, "--target", self.target]
+        if self.method != "ppo":
+            cmd += ["--source", self.source, "--teacher-seeds", str(protocol.seeds),
+                    "--teacher-timesteps", str(protocol.timesteps)]
+        cmd += protocol.common_flags()
+        cmd += ["--teacher-store", str(protocol.out / "teachers"), "--run-dir", str(self.folder(protocol))]
+        return cmd
+
+
+def cells_of(experiment: Experiment, pairs=None, methods=None) -> List[Cell]:
+    """The sources' PPO cells (their teachers) first, then every (pair, method); PPO once per robot."""
+    pairs = pairs or parse_pairs(",".join(experiment.pairs))
+    methods = tuple(methods or experiment.methods)
+    out: List[Cell] = []
+    if any(m != "ppo" for m in methods):
+        for source in dict.fromkeys(s for s, _ in pairs):
+            out.append(Cell("", source, "ppo"))
+    for source, target in pairs:
+        for method in methods:
+            cell = Cell("", target, "ppo") if method == "ppo" else Cell(source, target, method)
+            if cell not in out:
+                out.append(cell)
+    return out
+
+
+def status(cell: Cell, protocol: Protocol) -> str:
+    """'done', 'partial' (resumable) or 'new'."""
+    folder = cell.folder(protocol)
+    summary = folder / "summary.json"
+    if summary.is_file():
+        data = json.loads(summary.read_text())
+        config = json.loads((folder / "config.json").read_text())
+        expected = config["run"]["total_timesteps"] // (config["ppo"]["num_envs"] * config["ppo"]["rollout_length"])
+        if not data.get("interrupted") and data.get("updates") == expected:
+            return "done"
+    if (folder / "config.json").is_file() and checkpoint.latest_step(folder / "checkpoints") is not None:
+        return "partial"
+    return "new"
+
+
+def check_compatible(cell: Cell, protocol: Protocol) -> None:
+    """A cell folder made under another protocol (seeds, budget, preset) is refused, not mixed."""
+    path = cell.folder(protocol) / "config.json"
+    if not path.is_file():
+        return
+    run = json.loads(path.read_text())["run"]
+    recorded = (run["num_seeds"], run["total_timesteps"], run["preset"])
+    wanted = (protocol.seeds, protocol.timesteps, protocol.preset)
+    if recorded != wanted:
+        raise ConfigError(f"{cell.folder(protocol)} was run with seeds/timesteps/preset {recorded}, "
+                          f"this protocol is {wanted}; use another --out")
+
+
+def run_cell(cell: Cell, protocol: Protocol, runner) -> int:
+    """Run, resume or skip one cell; `runner(argv)` runs `mjx_mikt.run` and returns its exit code."""
+    check_compatible(cell, protocol)
+    state = status(cell, protocol)
+    if state == "done":
+        print(f"[{cell.label}] done: skipped", file=sys.stderr, flush=True)
+        return 0
+    folder = cell.folder(protocol)
+    if state == "partial":
+        print(f"[{cell.label}] resuming {folder}", file=sys.stderr, flush=True)
+        return runner(["--resume", str(folder)])
+    if folder.exists():
+        shutil.rmtree(folder)  # started but never checkpointed: nothing to keep
+    print(f"[{cell.label}] starting: {shlex.join(cell.command(protocol))}", file=sys.stderr, flush=True)
+    return runner(cell.command(protocol)[3:])
+
+
+def print_commands(cells: Sequence[Cell], protocol: Protocol, out=sys.stdout) -> None:
+    for cell in cells:
+        print(shlex.join(cell.command(protocol)), file=out)

@@ -1,0 +1,278 @@
+"""Tables and figures of an experiment from whatever cells exist (finished or not).
+
+The curve is the paper's: `episode_return_100`, the mean raw return of the
+last 100 finished training episodes, per update and seed (metrics.csv). Per
+(pair, method), over seeds (mean ± std):
+
+- final: the curve's mean over the last 10% of the cell's updates;
+- auc: the curve's mean over all updates (area under the curve / steps);
+- jumpstart: the curve's mean over the first 5% of updates;
+- steps_to_ppo: first env step where the seed-mean curve reaches PPO's final
+  mean on the same target (None if never, or no PPO cell);
+- ratios of MIKT's final and auc to PPO's and MLPP's.
+
+Only finished updates count; a partial cell is reported with its updates so far
+and marked as such.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from mjx_mikt.experiments.grid import LONG, Cell, Experiment, Protocol, cells_of, parse_pairs, status
+
+CURVE = "episode_return_100"
+COLOURS = {"mikt": "tab:blue", "ppo": "tab:orange", "mlpp": "tab:red", "mikt-no-mi": "tab:purple",
+           "mikt-no-rl-grad": "tab:brown", "mikt-no-kl": "tab:green"}
+FINAL_FRACTION, JUMPSTART_FRACTION = 0.10, 0.05
+
+
+def read_metric(folder: Path, name: str, csv_name: str = "metrics.csv"):
+    """(env_steps (U,), values (seeds, U)) of one column of a run's CSV; None if absent."""
+    path = folder / csv_name
+    if not path.is_file():
+        return None
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    if not rows or name not in rows[0]:
+        return None
+    steps = sorted({int(r["env_steps"]) for r in rows})
+    seeds = sorted({int(r["seed"]) for r in rows})
+    index = {s: i for i, s in enumerate(steps)}
+    values = np.full((len(seeds), len(steps)), np.nan)
+    for r in rows:
+        if r[name] != "":
+            values[int(r["seed"]), index[int(r["env_steps"])]] = float(r[name])
+    return np.asarray(steps), values
+
+
+def _window_mean(values: np.ndarray, start: int, stop: int) -> np.ndarray:
+    window = values[:, start:stop]
+    out = np.full(values.shape[0], np.nan)
+    for i, row in enumerate(window):
+        finite = row[np.isfinite(row)]
+        if finite.size:
+            out[i] = finite.mean()
+    return out
+
+
+def curve_stats(steps: np.ndarray, values: np.ndarray) -> Dict[str, np.ndarray]:
+    """Per-seed final / auc / jumpstart of a (seeds, U) curve."""
+    u = values.shape[1]
+    return {
+        "final": _window_mean(values, u - max(1, int(round(FINAL_FRACTION * u))), u),
+        "auc": _window_mean(values, 0, u),
+        "jumpstart": _window_mean(values, 0, max(1, int(round(JUMPSTART_FRACTION * u)))),
+    }
+
+
+def _num(x) -> Optional[float]:
+    x = float(x)
+    return round(x, 2) if np.isfinite(x) else None
+
+
+def _mean_std(per_seed: np.ndarray) -> Dict:
+    finite = per_seed[np.isfinite(per_seed)]
+    return {"mean": _num(finite.mean()) if finite.size else None,
+            "std": _num(finite.std()) if finite.size else None,
+            "per_seed": [_num(x) for x in per_seed]}
+
+
+def teacher_records(protocol: Protocol, source: str) -> List[Dict]:
+    out = []
+    for path in sorted((protocol.out / "teachers" / source).glob("seed_*/teacher.json"),
+                       key=lambda p: int(p.parent.name[5:])):
+        meta = json.loads(path.read_text())
+        out.append({"seed": meta.get("seed"), "episode_return_100": _num(meta.get("episode_return_100") or np.nan),
+                    "eval_return": _num(meta.get("eval_return", np.nan))})
+    return out
+
+
+def cell_entry(cell: Cell, protocol: Protocol) -> Optional[Dict]:
+    folder = cell.folder(protocol)
+    curve = read_metric(folder, CURVE)
+    if curve is None:
+        return None
+    steps, values = curve
+    stats = curve_stats(steps, values)
+    entry = {"cell": str(folder), "status": status(cell, protocol), "seeds": int(values.shape[0]),
+             "env_steps": int(steps[-1]), "updates": int(steps.size)}
+    entry.update({k: _mean_std(v) for k, v in stats.items()})
+    summary = folder / "summary.json"
+    if summary.is_file():
+        data = json.loads(summary.read_text())
+        entry["wall_time_s"] = data.get("wall_time_s")
+        entry["eval_return"] = _mean_std(np.asarray(data.get("eval_return_per_seed", []), dtype=float))
+    return entry
+
+
+def steps_to_reach(steps: np.ndarray, values: np.ndarray, level: Optional[float]) -> Optional[int]:
+    if level is None:
+        return None
+    mean = np.nanmean(np.where(np.isfinite(values), values, np.nan), axis=0) if values.size else values
+    hit = np.nonzero(np.isfinite(mean) & (mean >= level))[0]
+    return int(steps[hit[0]]) if hit.size else None
+
+
+def build(experiment: Experiment, protocol: Protocol, pairs=None, methods=None) -> Dict:
+    """The report's numbers, from the cells' CSVs only."""
+    pairs = pairs or parse_pairs(",".join(experiment.pairs))
+    methods = list(methods or experiment.methods)
+    report = {"experiment": experiment.name, "title": experiment.title, "protocol": {
+        "out": str(protocol.out), "seeds": protocol.seeds, "timesteps": protocol.timesteps,
+        "preset": protocol.preset, "backend": protocol.backend}, "pairs": []}
+    for source, target in pairs:
+        pair = {"source": source, "target": target, "teachers": teacher_records(protocol, source), "methods": {}}
+        for method in methods:
+            cell = Cell("", target, "ppo") if method == "ppo" else Cell(source, target, method)
+            entry = cell_entry(cell, protocol)
+            if entry is not None:
+                pair["methods"][method] = entry
+        ppo_final = pair["methods"].get("ppo", {}).get("final", {}).get("mean")
+        for method, entry in pair["methods"].items():
+            curve = read_metric(Path(entry["cell"]), CURVE)
+            entry["steps_to_ppo_final"] = steps_to_reach(*curve, ppo_final) if method != "ppo" else None
+        mikt = pair["methods"].get("mikt")
+        for base in ("ppo", "mlpp"):
+            other = pair["methods"].get(base)
+            for key in ("final", "auc"):
+                a = mikt[key]["mean"] if mikt else None
+                b = other[key]["mean"] if other else None
+                pair[f"mikt_over_{base}_{key}"] = round(a / b, 3) if a is not None and b not in (None, 0) else None
+        report["pairs"].append(pair)
+    return report
+
+
+def _fmt(stat: Optional[Dict]) -> str:
+    if not stat or stat.get("mean") is None:
+        return "-"
+    return f"{stat['mean']:,.0f} ± {stat['std']:,.0f}"
+
+
+def markdown(report: Dict) -> str:
+    p = report["protocol"]
+    lines = [f"# {report['title']}", "",
+             f"Protocol: {p['seeds']} seeds x {p['timesteps']:,} env steps, preset `{p['preset']}`, backend "
+             f"`{p['backend']}`, cells in `{p['out']}`. Curve: mean raw return of the last 100 training "
+             "episodes (the paper's). final = last 10% of updates, auc = mean over training, jumpstart = "
+             "first 5%; mean ± std over seeds.", ""]
+    for pair in report["pairs"]:
+        lines += [f"## {pair['source']} → {pair['target']}", ""]
+        if pair["teachers"]:
+            tr = ", ".join(f"{t['episode_return_100']:,.0f}" if t["episode_return_100"] is not None else "-"
+                           for t in pair["teachers"])
+            lines += [f"Teachers ({pair['source']}, seeds {', '.join(str(t['seed']) for t in pair['teachers'])}): "
+                      f"training return {tr}", ""]
+        lines += ["| method | final | auc | jumpstart | steps to PPO's final | eval (deterministic) | seeds | "
+                  "steps | status | wall time |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for method, e in pair["methods"].items():
+            reach = f"{e['steps_to_ppo_final']:,}" if e.get("steps_to_ppo_final") else "-"
+            wall = f"{e['wall_time_s'] / 60:.0f} min" if e.get("wall_time_s") else "-"
+            lines.append(f"| {method} | {_fmt(e['final'])} | {_fmt(e['auc'])} | {_fmt(e['jumpstart'])} | {reach} | "
+                         f"{_fmt(e.get('eval_return'))} | {e['seeds']} | {e['env_steps']:,} | {e['status']} | {wall} |")
+        ratios = [f"MIKT/{b.upper()} {k} {pair[f'mikt_over_{b}_{k}']}" for b in ("ppo", "mlpp")
+                  for k in ("final", "auc") if pair.get(f"mikt_over_{b}_{k}") is not None]
+        lines += ["", ("Ratios: " + ", ".join(ratios)) if ratios else "", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def figure(report: Dict, path: Path, metric: str = CURVE, csv_name: str = "metrics.csv",
+           ylabel: str = "average return (last 100 training episodes)") -> Optional[Path]:
+    """One panel per pair, x = env steps, mean ± std over seeds shaded, methods in fixed colours."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pairs = [p for p in report["pairs"] if p["methods"]]
+    if not pairs:
+        return None
+    cols = min(3, len(pairs))
+    rows = (len(pairs) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    for ax, pair in zip(axes.flat, pairs):
+        for method, entry in pair["methods"].items():
+            data = read_metric(Path(entry["cell"]), metric, csv_name)
+            if data is None:
+                continue
+            steps, values = data
+            with np.errstate(all="ignore"):
+                mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+            colour = COLOURS.get(method)
+            ax.plot(steps, mean, label=f"{method} ({values.shape[0]})", color=colour, lw=1.4)
+            ax.fill_between(steps, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
+        ax.set_title(f"{LONG.get(pair['source'], pair['source'])} to {LONG.get(pair['target'], pair['target'])}")
+        ax.set_xlabel("env steps")
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(pairs):]:
+        ax.axis("off")
+    fig.suptitle(report["title"], fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def mixing_figure(report: Dict, path: Path) -> Optional[Path]:
+    """Fig. 5b/6: the student weight p_s (mean over policy layers) of the MIKT cells through training."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    drawn = False
+    for pair in report["pairs"]:
+        entry = pair["methods"].get("mikt")
+        if not entry:
+            continue
+        layers = [read_metric(Path(entry["cell"]), f"p_s/policy_{j}") for j in range(8)]
+        layers = [x for x in layers if x is not None]
+        if not layers:
+            continue
+        steps = layers[0][0]
+        values = np.mean([v for _, v in layers], axis=0)  # (seeds, U)
+        mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+        ax.plot(steps, mean, label=f"{pair['source']} → {pair['target']}")
+        ax.fill_between(steps, mean - std, mean + std, alpha=0.2, lw=0)
+        drawn = True
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("student weight p_s (policy layers)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def write(experiment: Experiment, protocol: Protocol, pairs=None, methods=None) -> Dict[str, Path]:
+    """report.md, report.json and the PNGs under <out>/<experiment>/; returns their paths."""
+    report = build(experiment, protocol, pairs, methods)
+    folder = protocol.out / experiment.name
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {"json": folder / "report.json", "md": folder / "report.md"}
+    written["json"].write_text(json.dumps(report, indent=2) + "\n")
+    text = markdown(report)
+    images = {"curves": figure(report, folder / f"{experiment.name}.png"),
+              "eval": figure(report, folder / f"{experiment.name}-eval.png", "return_mean", "eval.csv",
+                             "deterministic evaluation return")}
+    if experiment.mixing_curves:
+        images["mixing"] = mixing_figure(report, folder / f"{experiment.name}-p_s.png")
+    for key, image in images.items():
+        if image is not None:
+            written[key] = image
+            text += f"\n![{key}]({image.name})\n"
+    written["md"].write_text(text)
+    return written
