@@ -83,7 +83,8 @@ def run_subprocess(argv: List[str]) -> int:
     return subprocess.call([sys.executable, "-m", "mjx_mikt.run"] + argv)
 
 
-def list_experiments(out=sys.stdout) -> None:
+def list_experiments(out=None) -> None:
+    out = out or sys.stdout
     for experiment in grid.EXPERIMENTS.values():
         cells = grid.cells_of(experiment)
         print(f"{experiment.name}: {experiment.title}", file=out)

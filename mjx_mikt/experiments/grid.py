@@ -187,6 +187,7 @@ def run_cell(cell: Cell, protocol: Protocol, runner) -> int:
     return runner(cell.command(protocol)[3:])
 
 
-def print_commands(cells: Sequence[Cell], protocol: Protocol, out=sys.stdout) -> None:
+def print_commands(cells: Sequence[Cell], protocol: Protocol, out=None) -> None:
+    out = out or sys.stdout
     for cell in cells:
         print(shlex.join(cell.command(protocol)), file=out)

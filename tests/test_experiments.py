@@ -1,0 +1,148 @@
+"""`python -m mjx_mikt.experiments`: the figures' grids, printed commands, skip/resume, the report."""
+
+import csv
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mjx_mikt import run as cli
+from mjx_mikt.experiments import __main__ as experiments
+from mjx_mikt.experiments import grid, report
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--num-envs=2", "--rollout-length=32", "--num-minibatches=2", "--update-epochs=1", "--eval-episodes=1",
+        "--eval-max-steps=10", "--eval-every=2", "--checkpoint-every=2", "--updates-per-chunk=2"]
+TINY_ARGS = [f"--run-arg={flag}" for flag in TINY] + ["--seeds", "2", "--timesteps", str(4 * 64)]
+
+
+def test_list_names_the_figures(capsys):
+    assert experiments.main(["--list"]) == 0
+    text = capsys.readouterr().out
+    for name in ("fig3", "fig4", "fig5", "fig7"):
+        assert f"{name}:" in text
+
+
+def test_print_commands_fig3_gives_18_self_contained_lines(capsys, tmp_path):
+    assert experiments.main(["run", "fig3", "--print-commands", "--seeds", "5", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    # PPO on the 2 source robots (their teachers) + on the 4 targets, and 6 pairs x {mikt, mlpp}
+    assert len(lines) == 18
+    assert all(" -m mjx_mikt.run " in line and "--seeds 5" in line for line in lines)
+    first_two = [shlex.split(line) for line in lines[:2]]
+    assert [cmd[cmd.index("--target") + 1] for cmd in first_two] == ["CentipedeFour", "CentipedeSix"]
+    assert len({shlex.split(line)[shlex.split(line).index("--run-dir") + 1] for line in lines}) == 18
+
+
+def test_a_printed_command_runs_as_printed(tmp_path):
+    argv = ["run", "fig3", "--print-commands", "--out", str(tmp_path), "--pairs", "Four:Eight",
+            "--methods", "ppo"] + TINY_ARGS
+    out = subprocess.run([sys.executable, "-m", "mjx_mikt.experiments"] + argv, cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    line = out.stdout.strip().splitlines()[0]  # PPO on CentipedeEight
+    done = subprocess.run(line, shell=True, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((tmp_path / "cells" / "CentipedeEight" / "ppo" / "summary.json").read_text())["updates"] == 4
+
+
+def test_bad_input_is_one_line(capsys):
+    assert experiments.main(["run", "fig9"]) == 2
+    assert "unknown experiment" in capsys.readouterr().err
+    assert experiments.main(["run", "fig3", "--pairs", "Four-Eight"]) == 2
+    assert "SOURCE:TARGET" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def tiny_experiment(tmp_path_factory):
+    """fig3 on 2 pairs x {mikt, ppo}, 2 seeds, 4 updates, cells run in this process."""
+    out = tmp_path_factory.mktemp("exp")
+    calls = []
+
+    def runner(argv):
+        calls.append(list(argv))
+        return cli.main(argv)
+
+    argv = ["run", "fig3", "--pairs", "Four:Six,Four:Hopper", "--methods", "mikt,ppo", "--out", str(out)] + TINY_ARGS
+    assert experiments.main(argv, runner=runner) == 0
+    return out, argv, calls, runner
+
+
+def test_tiny_experiment_runs_every_cell_once_then_skips(tiny_experiment):
+    out, argv, calls, runner = tiny_experiment
+    ran = [c[c.index("--run-dir") + 1] for c in calls]
+    assert [Path(r).relative_to(out / "cells").as_posix() for r in ran] == [
+        "CentipedeFour/ppo", "Four-Six/mikt", "CentipedeSix/ppo",
+        "Four-Hopper/mikt", "Hopper/ppo"]
+    # per-seed teachers: student seed i read CentipedeFour teacher i
+    summary = json.loads((out / "cells" / "Four-Hopper" / "mikt" / "summary.json").read_text())
+    assert [s["teachers"][0]["teacher_seed"] for s in summary["teachers"]] == [0, 1]
+    before = len(calls)
+    assert experiments.main(argv, runner=runner) == 0
+    assert len(calls) == before  # everything finished: nothing run again
+
+
+def _without_timing(path):
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return [{k: v for k, v in r.items() if k != "env_steps_per_second"} for r in rows]
+
+
+def test_interrupted_cell_resumes_to_the_same_result(tiny_experiment):
+    out, argv, calls, runner = tiny_experiment
+    cell = out / "cells" / "Four-Six" / "mikt"
+    metrics_before = _without_timing(cell / "metrics.csv")
+    eval_before = json.loads((cell / "summary.json").read_text())["eval_return_per_seed"]
+    # as if stopped after update 2: no summary, no checkpoint 4
+    (cell / "summary.json").unlink()
+    shutil.rmtree(cell / "checkpoints" / "4")
+    assert grid.status(grid.Cell("CentipedeFour", "CentipedeSix", "mikt"),
+                       experiments.protocol_from(experiments.build_parser().parse_args(argv))) == "partial"
+    before = len(calls)
+    assert experiments.main(argv, runner=runner) == 0
+    assert calls[before:] == [["--resume", str(cell)]]
+    assert _without_timing(cell / "metrics.csv") == metrics_before
+    assert json.loads((cell / "summary.json").read_text())["eval_return_per_seed"] == eval_before
+
+
+def _column(path, name):
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    seeds = sorted({int(r["seed"]) for r in rows})
+    return np.array([[float(r[name]) if r[name] else np.nan for r in rows if int(r["seed"]) == s] for s in seeds])
+
+
+def test_report_numbers_are_the_cells_csv_numbers(tiny_experiment):
+    out, argv, _, _ = tiny_experiment
+    data = json.loads((out / "fig3" / "report.json").read_text())
+    assert (out / "fig3" / "fig3.png").stat().st_size > 5000
+    assert (out / "fig3" / "report.md").read_text().count("| mikt |") == 2
+    pair = next(p for p in data["pairs"] if p["target"] == "Hopper")
+    for method in ("mikt", "ppo"):
+        entry = pair["methods"][method]
+        curve = _column(Path(entry["cell"]) / "metrics.csv", "episode_return_100")  # (seeds, 4 updates)
+        final = curve[:, -1]  # last 10% of 4 updates = the last one
+        auc = np.nanmean(curve, axis=1)
+        assert entry["final"]["per_seed"] == [round(float(x), 2) for x in final]
+        assert entry["final"]["mean"] == round(float(final.mean()), 2)
+        assert entry["auc"]["mean"] == round(float(auc.mean()), 2)
+    mikt, ppo = pair["methods"]["mikt"], pair["methods"]["ppo"]
+    assert pair["mikt_over_ppo_final"] == round(mikt["final"]["mean"] / ppo["final"]["mean"], 3)
+    teachers = pair["teachers"]
+    assert [t["seed"] for t in teachers] == [0, 1]
+    # the report is a function of the CSVs: regenerating it gives the same bytes
+    text = (out / "fig3" / "report.json").read_text()
+    assert experiments.main(["report"] + argv[1:]) == 0
+    assert (out / "fig3" / "report.json").read_text() == text
+
+
+def test_other_protocol_in_the_same_folder_is_refused(tiny_experiment, capsys):
+    out, argv, _, runner = tiny_experiment
+    other = [a if a != str(4 * 64) else str(6 * 64) for a in argv]
+    assert experiments.main(other, runner=runner) == 2
+    assert "use another --out" in capsys.readouterr().err
