@@ -7,6 +7,8 @@ benchmarks call them directly.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -54,13 +56,36 @@ def build_trainer(config: Config, teachers: Sequence = ()) -> Trainer:
 
 # ------------------------------------------------------------------ summary
 def default_run_dir(config: Config) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{config.run.target}-{config.run.method}-{stamp}"
+    """runs/<target>-<method>-<time>-<pid>-<n>: created here, exclusively, so two runs never share it."""
+    stamp = time.strftime("%Y%m%d-%H%M%S") + f"{time.time() % 1:.3f}"[1:]
+    for n in range(1000):
+        path = Path("runs") / f"{config.run.target}-{config.run.method}-{stamp}-{os.getpid()}-{n}"
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+            return path
+        except FileExistsError:
+            continue
+    raise ConfigError("cannot create a new run folder under runs/")
 
 
 def write_config(run_dir: Path, config: Config) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(config.to_json())
+
+
+def finished_summary(run_dir: Path, config: Config) -> Optional[dict]:
+    """The summary of a run that finished all its updates, else None."""
+    path = Path(run_dir) / "summary.json"
+    if not path.is_file():
+        return None
+    try:
+        summary = json.loads(path.read_text())
+    except ValueError:
+        return None
+    if summary.get("status", "finished") == "finished" and not summary.get("interrupted") \
+            and summary.get("updates") == config.num_updates:
+        return summary
+    return None
 
 
 def load_run_config(run_dir: Path) -> Config:
@@ -75,7 +100,9 @@ def load_run_config(run_dir: Path) -> Config:
         raise ConfigError(f"{path} is corrupt: {err}") from None
 
 
-def summarize(result: RunResult, config: Config, out=sys.stdout, teacher_records=None) -> dict:
+def summarize(result: RunResult, config: Config, out=None, teacher_records=None, previous_wall_time: float = 0.0) -> dict:
+    """Write summary.json and print the table; wall_time_s adds `previous_wall_time` (earlier sittings)."""
+    out = out or sys.stdout
     per_seed = result.eval_returns.mean(axis=1)
     summary = {
         "target": config.run.target,
@@ -83,11 +110,15 @@ def summarize(result: RunResult, config: Config, out=sys.stdout, teacher_records
         "method": config.run.method,
         "env_steps_per_seed": result.env_steps,
         "updates": result.updates,
-        "wall_time_s": round(result.wall_time, 1),
+        "wall_time_s": round(previous_wall_time + result.wall_time, 1),
         "eval_return_per_seed": [float(x) for x in per_seed],
         "eval_return_mean": float(np.nanmean(per_seed)) if np.isfinite(per_seed).any() else None,
         "run_dir": str(result.run_dir),
         "interrupted": result.interrupted,
+        "diverged": result.diverged or None,
+        "interrupted_by": signal.Signals(result.signal).name if result.signal else None,
+        "status": "diverged" if result.diverged else "interrupted" if result.interrupted else (
+            "finished" if result.updates == config.num_updates else "stopped"),
     }
     recent = np.asarray(result.final_state.recent_returns)
     finished = np.asarray(result.final_state.episodes_finished)
@@ -108,7 +139,7 @@ def summarize(result: RunResult, config: Config, out=sys.stdout, teacher_records
     mean = summary["eval_return_mean"]
     lines += [
         f"{'mean':>6} | {mean:12.1f}" if mean is not None else f"{'mean':>6} |            -",
-        f"env steps per seed: {result.env_steps:,} ({result.updates} updates) in {result.wall_time / 60:.1f} min",
+        f"env steps per seed: {result.env_steps:,} ({result.updates} updates) in {summary['wall_time_s'] / 60:.1f} min",
         f"run folder: {result.run_dir}",
         f"view: tensorboard --logdir {result.run_dir / 'tb'}",
     ]
@@ -143,9 +174,12 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
     stacked = teachers_lib.stacked_state(trainer.agent, config, specs)
     label = label or f"{config.run.method} {config.run.target}"
     meta = {"target": config.run.target, "method": config.run.method}
+    previous = json.loads((run_dir / "summary.json").read_text()).get("wall_time_s", 0.0) if (
+        resume and (run_dir / "summary.json").is_file()) else 0.0
     result = run_training(trainer, config, run_dir, label, resume=resume, meta=meta, teachers=stacked)
-    summary = summarize(result, config, teacher_records=teacher_assignment(config, records) if records else None)
-    if config.run.method == "ppo" and not result.interrupted:
+    summary = summarize(result, config, teacher_records=teacher_assignment(config, records) if records else None,
+                        previous_wall_time=previous)
+    if config.run.method == "ppo" and summary["status"] == "finished":
         store = teachers_lib.store_path(config, config.run.target)
         seeds = teachers_lib.register(result, trainer, config, store)
         print(f"teacher(s) for {config.run.target} registered in {store}: seeds {seeds}", flush=True)

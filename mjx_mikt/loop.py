@@ -38,6 +38,34 @@ class RunResult:
     eval_returns: np.ndarray  # (num_seeds, episodes) of the final evaluation
     final_state: object  # seed-batched TrainState
     interrupted: bool = False
+    signal: int = 0  # the signal that interrupted the run (SIGINT or SIGTERM), 0 if none
+    diverged: str = ""  # one line naming the update, seed and metric that went non-finite; '' if none
+
+
+# Training metrics whose non-finite value means the run has diverged (checked once per chunk).
+DIVERGENCE_METRICS = ("total_loss", "policy_loss", "value_loss", "grad_norm/total", "params_finite")
+
+
+def find_divergence(metrics: Dict[str, np.ndarray], first_update: int) -> str:
+    """'' if every divergence metric of the chunk is finite, else one line naming the first bad value.
+
+    metrics: name -> (num_seeds, n) of the updates first_update+1 .. first_update+n.
+    """
+    worst = None
+    for name in DIVERGENCE_METRICS:
+        if name not in metrics:
+            continue
+        values = np.asarray(metrics[name], dtype=np.float64)
+        bad = ~np.isfinite(values) if name != "params_finite" else values < 0.5
+        if bad.any():
+            seed, i = np.argwhere(bad)[np.argmin(np.argwhere(bad)[:, 1])]
+            if worst is None or i < worst[0]:
+                worst = (int(i), int(seed), name)
+    if worst is None:
+        return ""
+    i, seed, name = worst
+    what = "parameters are non-finite" if name == "params_finite" else f"{name} is non-finite"
+    return f"diverged at update {first_update + i + 1} (seed index {seed}): {what}"
 
 
 def seed_keys(config: Config) -> jax.Array:
@@ -63,9 +91,12 @@ def next_boundary(update: int, trainer: Trainer, config: Config) -> int:
 
 
 class _Interrupt:
-    """Turn SIGTERM into KeyboardInterrupt so both stop at the next chunk boundary."""
+    """Turn SIGTERM into KeyboardInterrupt so both stop at the next chunk boundary; remember which."""
+
+    received = signal.SIGINT
 
     def __enter__(self):
+        _Interrupt.received = signal.SIGINT
         self._previous = signal.getsignal(signal.SIGTERM)
         try:
             signal.signal(signal.SIGTERM, self._raise)
@@ -75,6 +106,7 @@ class _Interrupt:
 
     @staticmethod
     def _raise(signum, frame):
+        _Interrupt.received = signum
         raise KeyboardInterrupt
 
     def __exit__(self, *exc):
@@ -93,8 +125,9 @@ def _format_duration(seconds: float) -> str:
 class Progress:
     """One line on stderr per chunk (at most every `interval` s): steps, return, steps/s, ETA."""
 
-    def __init__(self, label: str, total_updates: int, batch: int, interval: float = 5.0):
+    def __init__(self, label: str, total_updates: int, batch: int, interval: float = 5.0, num_seeds: int = 1):
         self.label, self.total, self.batch, self.interval = label, total_updates, batch, interval
+        self.num_seeds = num_seeds
         self.last_print = 0.0
         self.rate_steps, self.rate_time = 0, 0.0  # excludes the chunk that compiled
 
@@ -115,10 +148,11 @@ class Progress:
         sps = self.steps_per_second
         eta = (self.total - update) * self.batch / sps if sps == sps and sps > 0 else float("nan")
         ret = f"{last_return:9.1f}" if last_return == last_return else "        -"
+        seeds = f" per seed x {self.num_seeds}" if self.num_seeds > 1 else ""
         print(
             f"[{self.label}] {100 * update / self.total:5.1f}% update {update}/{self.total} "
             f"steps {update * self.batch:,}/{self.total * self.batch:,} | return (last 100 ep) {ret} | "
-            f"{sps:,.0f} steps/s | ETA {_format_duration(eta) if eta == eta else '?'}",
+            f"{sps:,.0f} steps/s{seeds} | ETA {_format_duration(eta) if eta == eta else '?'}",
             file=sys.stderr,
             flush=True,
         )
@@ -145,6 +179,8 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
         state, _ = checkpoint.restore_checkpoint(ckpt_dir, abstract)
     else:
         state = init(keys, teachers)
+        # update 0 is a checkpoint too: a run stopped (or diverged) before its first one can resume
+        checkpoint.save_checkpoint(ckpt_dir, 0, state, dict(meta, update=0))
     update = int(np.asarray(state.update).reshape(-1)[0])
     batch = config.ppo.batch_size
     logger = RunLogger(run_dir, run.num_seeds, resume_update=update if resume else None,
@@ -172,11 +208,11 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
         logger.evaluation(update, update * batch, result["return"], result["length"])
         return result
 
-    progress = Progress(label, trainer.num_updates, batch)
+    progress = Progress(label, trainer.num_updates, batch, num_seeds=run.num_seeds)
     start = time.time()
     last_return = float("nan")
     final_eval = None
-    interrupted = False
+    interrupted, diverged = False, ""
     end = trainer.num_updates if stop_after_updates is None else min(trainer.num_updates, stop_after_updates)
     with _Interrupt():
         try:
@@ -188,12 +224,18 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
                 state, metrics = fn(state)
                 metrics = jax.device_get(metrics)  # the one host sync of the chunk
                 elapsed = time.time() - t0
+                diverged = find_divergence(metrics, update)
                 progress.add(n, elapsed, fresh)
                 for i in range(n):
                     u = update + i + 1
                     row = {k: np.asarray(v)[:, i] for k, v in metrics.items()}
                     row["env_steps_per_second"] = np.full(run.num_seeds, n * batch * run.num_seeds / elapsed)
                     logger.training(u, u * batch, row)
+                if diverged:  # keep the last finite checkpoint; this state is not saved
+                    logger.flush()
+                    print(f"\nerror: {diverged}; the run stops. Its last finite checkpoint is in {ckpt_dir}",
+                          file=sys.stderr, flush=True)
+                    break
                 recent = np.asarray(metrics["episode_return_100"])[:, -1]  # the paper's curve, mean over seeds
                 if np.isfinite(recent).any():
                     last_return = float(np.nanmean(recent))
@@ -207,13 +249,16 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
                 progress.show(update, last_return, force=at_end)
         except KeyboardInterrupt:
             interrupted = True
-            # `state` is always a completed chunk: save it so nothing is lost
-            checkpoint.save_checkpoint(ckpt_dir, update, state, dict(meta, update=update))
+            # `state` is always a completed chunk (its own update count says which): save it
+            done = int(np.asarray(state.update).reshape(-1)[0])
+            checkpoint.save_checkpoint(ckpt_dir, done, state, dict(meta, update=done))
+            update = done
             print(f"\ninterrupted at update {update}; resume with: python -m mjx_mikt.run --resume {run_dir}",
                   file=sys.stderr)
         finally:
             logger.close()
-    if not interrupted and update == end and update != trainer.num_updates:
+    if not interrupted and not diverged and update == end and update != trainer.num_updates:
         checkpoint.save_checkpoint(ckpt_dir, update, state, dict(meta, update=update))
     returns = np.asarray(final_eval["return"]) if final_eval is not None else np.full((run.num_seeds, 1), np.nan)
-    return RunResult(run_dir, update, update * batch, time.time() - start, returns, state, interrupted)
+    return RunResult(run_dir, update, update * batch, time.time() - start, returns, state, interrupted,
+                     signal=int(_Interrupt.received) if interrupted else 0, diverged=diverged)

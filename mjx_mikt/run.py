@@ -174,10 +174,9 @@ def prepare(args: argparse.Namespace):
     experiment.check_robots(config)
     config = dataclasses.replace(config, run=dataclasses.replace(
         config.run, backend=experiment.envs.resolve_backend(config.run.backend)))
-    run_dir = Path(config.run.run_dir) if config.run.run_dir else experiment.default_run_dir(config)
-    if (run_dir / "config.json").exists():
+    if config.run.run_dir and (Path(config.run.run_dir) / "config.json").exists():
+        run_dir = Path(config.run.run_dir)
         raise ConfigError(f"run folder {run_dir} already holds a run; use --resume {run_dir} or another --run-dir")
-    config = dataclasses.replace(config, run=dataclasses.replace(config.run, run_dir=str(run_dir)))
     missing = teachers_lib.missing(config)
     if missing and not config.run.train_teacher:
         raise ConfigError(
@@ -188,7 +187,18 @@ def prepare(args: argparse.Namespace):
     warning = paper_comparison_warning(config)
     if warning:
         print(warning, file=sys.stderr)
+    if config.num_updates * config.ppo.batch_size != config.run.total_timesteps:
+        print(f"note: --timesteps {config.run.total_timesteps:,} is rounded down to {config.num_updates} updates "
+              f"x {config.ppo.batch_size} samples = {config.num_updates * config.ppo.batch_size:,} env steps per seed",
+              file=sys.stderr)
+    # the default folder is created (exclusively) only now that the input is known to be good
+    run_dir = Path(config.run.run_dir) if config.run.run_dir else experiment.default_run_dir(config)
+    config = dataclasses.replace(config, run=dataclasses.replace(config.run, run_dir=str(run_dir)))
     return config, run_dir, False
+
+
+class TeacherRunStopped(Exception):
+    """The teacher run a transfer run needed did not finish (its exit code is the argument)."""
 
 
 def train_missing_teachers(config: Config) -> None:
@@ -207,7 +217,9 @@ def train_missing_teachers(config: Config) -> None:
         run_dir = experiment.default_run_dir(teacher_config)
         teacher_config = dataclasses.replace(
             teacher_config, run=dataclasses.replace(teacher_run, run_dir=str(run_dir)))
-        experiment.train_and_report(teacher_config, run_dir, label=f"teacher {robot}")
+        teacher_summary = experiment.train_and_report(teacher_config, run_dir, label=f"teacher {robot}")
+        if teacher_summary["status"] != "finished":
+            raise TeacherRunStopped(exit_code(teacher_summary))
         if teachers_lib.missing(dataclasses.replace(config, run=dataclasses.replace(config.run, source=(robot,)))):
             raise ConfigError(f"training the {robot} teacher(s) did not register {k} finite teacher(s)")
 
@@ -220,12 +232,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         config, run_dir, resume = prepare(args)
-        if not resume:
+        if resume:
+            finished = experiment.finished_summary(run_dir, config)
+            if finished is not None:  # nothing to do: say so, touch nothing
+                print(f"{run_dir} already finished {finished['updates']} updates; "
+                      f"final eval return per seed {finished['eval_return_per_seed']}", flush=True)
+                return 0
+        else:
             train_missing_teachers(config)
-        experiment.train_and_report(config, run_dir, resume=resume)
+        summary = experiment.train_and_report(config, run_dir, resume=resume)
     except (ConfigError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except TeacherRunStopped as stopped:
+        return stopped.args[0]
+    return exit_code(summary)
+
+
+EXIT_DIVERGED = 3
+
+
+def exit_code(summary: dict) -> int:
+    """0 finished; 3 diverged; 130/143 interrupted by SIGINT/SIGTERM (as shells report them)."""
+    if summary.get("status") == "diverged":
+        return EXIT_DIVERGED
+    if summary.get("status") == "interrupted":
+        return 143 if summary.get("interrupted_by") == "SIGTERM" else 130
     return 0
 
 

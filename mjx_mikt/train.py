@@ -298,6 +298,8 @@ class Trainer:
         )
         metrics["coupling_coef"] = coupling
         metrics.update(agent.diagnostics(params))
+        metrics["params_finite"] = jnp.all(jnp.stack(
+            [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(params)])).astype(jnp.float32)
         recent, finished = push_episode_returns(ts.recent_returns, ts.episodes_finished,
                                                 traj.env_metrics["episode_return"], traj.done)
         metrics["episode_return_100"] = recent_mean(recent, finished)

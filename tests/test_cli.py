@@ -34,7 +34,7 @@ def test_tiny_teacher_run_leaves_config_events_checkpoint_and_teacher(teacher_ru
     assert config["run"]["target"] == "CentipedeFour" and config["run"]["backend"] == "mujoco"
     assert config["ppo"]["num_envs"] == 2
     assert list((run_dir / "tb" / "seed_0").glob("events.*"))
-    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit()) == ["2", "4"]
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit()) == ["0", "2", "4"]
     assert (store / "CentipedeFour" / "seed_0" / "teacher.msgpack").is_file()
     meta = json.loads((store / "CentipedeFour" / "seed_0" / "teacher.json").read_text())
     assert (meta["robot"], meta["observation_size"], meta["action_size"]) == ("CentipedeFour", 97, 10)
@@ -124,3 +124,49 @@ def test_tiny_mikt_run_writes_mikt_metrics_and_resumes(teacher_run, tmp_path):
 
     for a, b in zip(jax.tree.leaves(whole.final_state.params), jax.tree.leaves(resumed.final_state.params)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_diverged_run_exits_3_names_the_update_registers_nothing_and_resumes(tmp_path):
+    run_dir, store = tmp_path / "nan", tmp_path / "store"
+    argv = ["--method", "ppo", "--target", "Hopper", "--timesteps", str(6 * 64), "--learning-rate", "1e3",
+            "--run-dir", str(run_dir), "--teacher-store", str(store)] + TINY
+    out = subprocess.run([sys.executable, "-m", "mjx_mikt.run"] + argv, cwd=REPO, capture_output=True, text=True,
+                         timeout=900)
+    assert out.returncode == 3, out.stderr[-2000:]
+    error = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "diverged at update" in error[0] and "non-finite" in error[0]
+    assert not (store / "Hopper").exists()  # no NaN teacher
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "diverged" and summary["diverged"].startswith("diverged at update")
+    bad_update = int(summary["diverged"].split("update ")[1].split(" ")[0])
+    kept = sorted(int(p.name) for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit())
+    assert kept and max(kept) < bad_update  # only finite states were saved
+    # the folder resumes from its last finite checkpoint (and diverges again, with the same message)
+    again = subprocess.run([sys.executable, "-m", "mjx_mikt.run", "--resume", str(run_dir)], cwd=REPO,
+                           capture_output=True, text=True, timeout=900)
+    assert again.returncode == 3 and f"update {bad_update}" in again.stderr
+
+
+def test_resume_of_a_finished_run_changes_no_file(teacher_run):
+    import hashlib
+
+    _, run_dir, _ = teacher_run
+
+    def hashes():
+        return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in run_dir.rglob("*") if p.is_file()}
+
+    before = hashes()
+    out = subprocess.run([sys.executable, "-m", "mjx_mikt.run", "--resume", str(run_dir)], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "already finished" in out.stdout
+    assert hashes() == before
+
+
+def test_default_run_folders_never_collide(tmp_path, monkeypatch):
+    from mjx_mikt import experiment
+    from mjx_mikt.config import Config
+
+    monkeypatch.chdir(tmp_path)
+    folders = {experiment.default_run_dir(Config()) for _ in range(20)}
+    assert len(folders) == 20 and all(f.is_dir() for f in folders)
