@@ -14,6 +14,16 @@ from typing import Any, Dict, Tuple
 METHODS = ("mikt", "mikt-no-mi", "mikt-no-rl-grad", "mikt-no-kl", "mlpp", "ppo")
 
 
+def option(default: Any, help: str):
+    """A config field with its CLI help text (CleanRL-style: the text lives with the field)."""
+    return field(default=default, metadata={"help": help})
+
+
+def help_of(kind, name: str) -> str:
+    """The help text of field `name` of config dataclass `kind`."""
+    return next(f for f in dataclasses.fields(kind) if f.name == name).metadata.get("help", name)
+
+
 class ConfigError(ValueError):
     """A configuration that cannot run; the message is shown to the user as is."""
 
@@ -22,27 +32,29 @@ class ConfigError(ValueError):
 class PPOConfig:
     """PPO as the authors ran it (SPEC §3); the defaults are the `paper` preset."""
 
-    num_envs: int = 8  # 8 envs x 256 steps = the paper's 2048 samples per update
-    rollout_length: int = 256  # control steps per env per update
-    num_minibatches: int = 32  # 2048 / 32 = 64 samples per minibatch
-    update_epochs: int = 10
-    learning_rate: float = 3e-4
-    anneal_lr: bool = True  # linear decay to 0 over training
-    adam_eps: float = 1e-5
-    max_grad_norm: float = 0.5
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_eps: float = 0.2  # also clips the value update
-    clip_value: bool = True
-    vf_coef: float = 0.5
-    ent_coef: float = 0.0
-    normalize_obs: bool = True
-    obs_clip: float = 10.0
-    normalize_reward: bool = True  # divide by running std of the discounted return
-    reward_clip: float = 10.0
-    hidden_sizes: Tuple[int, ...] = (64, 64)
-    # True: a time-limit end bootstraps from V(final_obs); False: it is terminal, as in baselines ppo2
-    bootstrap_truncation: bool = True
+    # 8 envs x 256 steps = the paper's 2048 samples per update
+    num_envs: int = option(8, 'parallel envs; samples per update = num_envs x rollout_length')
+    rollout_length: int = option(256, 'control steps per env per update')
+    # 2048 / 32 = 64 samples per minibatch
+    num_minibatches: int = option(32, 'minibatches per epoch (must divide the samples per update)')
+    update_epochs: int = option(10, 'passes over the batch per update')
+    learning_rate: float = option(3e-4, 'Adam learning rate (start value when annealed)')
+    anneal_lr: bool = option(True, 'decay the learning rate linearly to 0')
+    adam_eps: float = option(1e-5, 'Adam epsilon')
+    max_grad_norm: float = option(0.5, 'global gradient-norm clip')
+    gamma: float = option(0.99, 'discount factor')
+    gae_lambda: float = option(0.95, 'GAE lambda')
+    clip_eps: float = option(0.2, 'PPO ratio clip (also clips the value update)')
+    clip_value: bool = option(True, 'clip the value update like the policy ratio')
+    vf_coef: float = option(0.5, 'value loss coefficient')
+    ent_coef: float = option(0.0, 'entropy bonus coefficient')
+    normalize_obs: bool = option(True, 'normalise observations by running mean/std')
+    obs_clip: float = option(10.0, 'clip of normalised observations')
+    normalize_reward: bool = option(True, 'scale rewards by the running std of the discounted return')
+    reward_clip: float = option(10.0, 'clip of scaled rewards')
+    hidden_sizes: Tuple[int, ...] = option((64, 64), 'hidden layer sizes, comma separated')
+    bootstrap_truncation: bool = option(True, "bootstrap a time-limit end from V(final obs); "
+                                               "--no-bootstrap-truncation: terminal, as baselines ppo2")
 
     @property
     def batch_size(self) -> int:
@@ -57,43 +69,45 @@ class PPOConfig:
 class MIKTConfig:
     """MIKT's transfer terms (SPEC §4). Defaults are the authors' coefficients."""
 
-    mixing: str = "code"  # 'code': h = tanh(p_s Wh + p_t U z); 'paper': Eq. 2, no U
-    c_ps: float = 0.5  # policy coupling coefficient (its final value)
-    c_vps: float = 0.05  # value coupling coefficient
-    c_kl: float = 0.05  # 0.5 * mean((logp - logp_old)^2)
-    c_mi: float = 0.5  # variational mutual-information loss
-    value_coupling: str = "ramp"  # 'ramp': c_vps * coupling/c_ps; 'constant': c_vps while the teacher is used
-    coupling_start: float = 0.45  # training fraction where coupling starts ramping
-    coupling_end: float = 0.9  # ramp reaches c_ps here; after it the teacher is dropped
-    init_student_logit: float = -0.1  # a in [p_s, p_t] = softmax([a, b])
-    init_teacher_logit: float = 0.01  # b
-    encoder_hidden: Tuple[int, ...] = (64, 64)
-    mi_hidden: Tuple[int, ...] = (64, 64)
+    mixing: str = option("code", "code: h = tanh(p_s(Wh+b) + p_t U z) as the authors' code; paper: without U (Eq. 2)")
+    c_ps: float = option(0.5, 'policy coupling coefficient (reached at coupling_end)')
+    c_vps: float = option(0.05, 'value coupling coefficient')
+    c_kl: float = option(0.05, 'coefficient of 0.5 mean((log pi - log pi_old)^2)')
+    c_mi: float = option(0.5, 'coefficient of the mutual-information loss')
+    value_coupling: str = option("ramp", "ramp: value coupling c_vps*coupling/c_ps, ramped with the policy's; constant: c_vps while the teacher is used")
+    coupling_start: float = option(0.45, 'training fraction where the coupling starts ramping up')
+    coupling_end: float = option(0.9, 'training fraction where coupling is full and the teacher is dropped')
+    init_student_logit: float = option(-0.1, 'initial a in [p_s, p_t] = softmax([a, b])')
+    init_teacher_logit: float = option(0.01, 'initial b in [p_s, p_t] = softmax([a, b])')
+    encoder_hidden: Tuple[int, ...] = option((64, 64), 'encoder hidden sizes, comma separated')
+    mi_hidden: Tuple[int, ...] = option((64, 64), 'q(s|e) hidden sizes, comma separated')
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """What to train and where the results go."""
 
-    target: str = "CentipedeEight"
-    source: Tuple[str, ...] = ("CentipedeFour",)  # teacher robot(s); ignored by `ppo`
-    method: str = "mikt"
-    preset: str = "paper"
-    total_timesteps: int = 2_000_000  # env steps per seed
-    seed: int = 0
-    num_seeds: int = 1  # seeds seed, seed+1, ... run in one program (vmap)
-    backend: str = "auto"  # 'mjx' | 'mujoco' | 'auto'
-    run_dir: str = ""  # '' -> runs/<target>-<method>-<time>
-    teacher_store: str = "runs/teachers"
-    teacher_path: str = ""  # explicit teacher folder or teacher set (one per source, comma separated)
-    teacher_seeds: int = 1  # K teachers per source robot; student seed i reads teacher i mod K
-    train_teacher: bool = True  # train a missing teacher first
-    teacher_timesteps: int = 2_000_000  # budget of a teacher trained because none was found
-    updates_per_chunk: int = 0  # updates between host syncs; 0 -> chosen from the budget
-    eval_every: int = 50  # updates between evaluations (rounded to a chunk)
-    eval_episodes: int = 5
-    eval_max_steps: int = 1000
-    checkpoint_every: int = 50  # updates between checkpoints (rounded to a chunk)
+    target: str = option("CentipedeEight", 'robot the student learns (see the robot list below)')
+    source: Tuple[str, ...] = option(("CentipedeFour",), 'teacher robot(s), comma separated; several give MIKT several teachers')
+    method: str = option("mikt", f"one of {', '.join(METHODS)}")
+    preset: str = option("paper", "PPO hyper-parameter preset: paper, paper-exact, paper-wide, gpu (paper = SPEC's optimisation from 8 envs x 256 steps; paper-exact = 1 env x 2048 steps, time limit terminal; paper-wide = 64 envs x 32 steps; gpu = 2048 envs, 4 epochs: too few updates for a paper comparison)")
+    total_timesteps: int = option(2_000_000, 'env steps per seed')
+    seed: int = option(0, 'first seed; seeds seed..seed+N-1 run together')
+    num_seeds: int = option(1, 'number of seeds trained in one program (vmapped)')
+    backend: str = option("auto", 'physics: mjx (MuJoCo MJX in JAX), mujoco (native MuJoCo on host threads), auto (mjx on GPU/TPU)')
+    run_dir: str = option("", 'run folder (default runs/<target>-<method>-<time>)')
+    teacher_store: str = option("runs/teachers", 'folder of teachers by robot and seed (<store>/<Robot>/seed_<s>/teacher.msgpack)')
+    teacher_path: str = option("", 'explicit teacher folder or teacher set (a folder of seed_<s>/), one per --source robot, comma separated')
+    teacher_seeds: int = option(1, 'K teachers per source robot (seeds 0..K-1, trained if missing); student seed i reads teacher i mod K')
+    train_teacher: bool = option(True, 'train a teacher that is missing from the store (--no-train-teacher: exit 2 instead)')
+    teacher_timesteps: int = option(2_000_000, 'env steps for a teacher trained because none was found')
+    register_teacher: bool = option(False, "(ppo) register every seed as a teacher in --teacher-store; on for a "
+                                           "teacher trained because it was missing; never replaces a different one")
+    updates_per_chunk: int = option(0, 'updates fused into one device call between host syncs (0: about 16k env steps)')
+    eval_every: int = option(50, 'updates between evaluations of the deterministic policy (0: only at the end)')
+    eval_episodes: int = option(5, 'episodes per evaluation (run in parallel)')
+    eval_max_steps: int = option(1000, 'control steps an evaluation episode may last')
+    checkpoint_every: int = option(50, 'updates between checkpoints (0: only at the end)')
 
 
 @dataclass(frozen=True)

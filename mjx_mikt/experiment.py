@@ -6,6 +6,7 @@ benchmarks call them directly.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from mjx_mikt import agents as agents_lib
 from mjx_mikt import checkpoint, envs, teachers as teachers_lib
-from mjx_mikt.config import Config, ConfigError
+from mjx_mikt.config import Config, ConfigError, paper_comparison_warning, validate
 from mjx_mikt.loop import RunResult, run_training
 from mjx_mikt.train import Trainer, make_train
 
@@ -47,7 +48,7 @@ def env_sharding(num_envs: int) -> Optional[NamedSharding]:
 
 def build_trainer(config: Config, teachers: Sequence = ()) -> Trainer:
     """teachers: one TeacherSpec per source robot (the first of each set gives the agent its shapes)."""
-    env = envs.make(config.run.target, backend=envs.resolve_backend(config.run.backend))
+    env = envs.make(config.run.target, backend=config.run.backend)
     agent = agents_lib.make_agent(
         config.run.method, env.observation_size, env.action_size, config.ppo, config.mikt, teachers
     )
@@ -155,7 +156,102 @@ def teacher_assignment(config: Config, records: List[dict]) -> List[dict]:
             for i, k in enumerate(teachers_lib.per_seed_index(config))]
 
 
-def train_and_report(config: Config, run_dir: Path, resume: bool = False, label: Optional[str] = None) -> dict:
+# --------------------------------------------------------------- lifecycle
+EXIT_DIVERGED = 3
+
+
+def exit_code(summary: dict) -> int:
+    """0 finished; 3 diverged; 130/143 interrupted by SIGINT/SIGTERM (as shells report them)."""
+    if summary.get("status") == "diverged":
+        return EXIT_DIVERGED
+    if summary.get("status") == "interrupted":
+        return 143 if summary.get("interrupted_by") == "SIGTERM" else 130
+    return 0
+
+
+def prepare_new(config: Config):
+    """Everything that can fail on bad input, before anything is written -> (config, run_dir).
+
+    The backend is resolved here, once, and stored concretely in the config.
+    """
+    validate(config)
+    check_robots(config)
+    config = dataclasses.replace(config, run=dataclasses.replace(
+        config.run, backend=envs.resolve_backend(config.run.backend)))
+    if config.run.run_dir and (Path(config.run.run_dir) / "config.json").exists():
+        run_dir = Path(config.run.run_dir)
+        raise ConfigError(f"run folder {run_dir} already holds a run; use --resume {run_dir} or another --run-dir")
+    missing = teachers_lib.missing(config)
+    if missing and not config.run.train_teacher:
+        raise ConfigError(
+            f"no teacher for {', '.join(missing)} in {config.run.teacher_store} and --no-train-teacher was given"
+        )
+    if not missing:
+        teachers_lib.resolve(config)  # validates teacher files now
+    warning = paper_comparison_warning(config)
+    if warning:
+        print(warning, file=sys.stderr)
+    if config.num_updates * config.ppo.batch_size != config.run.total_timesteps:
+        print(f"note: --timesteps {config.run.total_timesteps:,} is rounded down to {config.num_updates} updates "
+              f"x {config.ppo.batch_size} samples = {config.num_updates * config.ppo.batch_size:,} env steps per seed",
+              file=sys.stderr)
+    # the default folder is created (exclusively) only now that the input is known to be good
+    run_dir = Path(config.run.run_dir) if config.run.run_dir else default_run_dir(config)
+    config = dataclasses.replace(config, run=dataclasses.replace(config.run, run_dir=str(run_dir)))
+    return config, run_dir
+
+
+class TeacherRunStopped(Exception):
+    """The teacher run a transfer run needed did not finish (its exit code is the argument)."""
+
+
+def train_missing_teachers(config: Config) -> None:
+    """Train (in one K-seed program) and register the teachers a transfer run needs and the store lacks."""
+    for robot in teachers_lib.missing(config):
+        k = config.run.teacher_seeds
+        print(f"no {k} teacher(s) for {robot} in {config.run.teacher_store}: training seeds 0..{k - 1} "
+              f"({config.run.teacher_timesteps:,} steps)", file=sys.stderr, flush=True)
+        teacher_run = dataclasses.replace(
+            config.run, target=robot, source=(), method="ppo", total_timesteps=config.run.teacher_timesteps,
+            seed=0, num_seeds=k, run_dir="", register_teacher=True,
+        )
+        teacher_config = dataclasses.replace(config, run=teacher_run)
+        validate(teacher_config)
+        run_dir = default_run_dir(teacher_config)
+        teacher_config = dataclasses.replace(
+            teacher_config, run=dataclasses.replace(teacher_run, run_dir=str(run_dir)))
+        teacher_summary = train_and_report(teacher_config, run_dir, label=f"teacher {robot}")
+        if teacher_summary["status"] != "finished":
+            raise TeacherRunStopped(exit_code(teacher_summary))
+        if teachers_lib.missing(dataclasses.replace(config, run=dataclasses.replace(config.run, source=(robot,)))):
+            raise ConfigError(f"training the {robot} teacher(s) did not register {k} finite teacher(s)")
+
+
+def start(config: Config) -> int:
+    """A new run from a CLI config: validate, train missing teachers, train; returns the exit code."""
+    config, run_dir = prepare_new(config)
+    try:
+        train_missing_teachers(config)
+    except TeacherRunStopped as stopped:
+        return stopped.args[0]
+    return exit_code(train_and_report(config, run_dir))
+
+
+def resume(run_dir: Path) -> int:
+    """Continue the run in run_dir from its last checkpoint (a finished run: print, touch nothing)."""
+    config = load_run_config(run_dir)
+    if checkpoint.latest_step(run_dir / "checkpoints") is None:
+        raise ConfigError(f"--resume folder {run_dir} has no checkpoint to resume from")
+    finished = finished_summary(run_dir, config)
+    if finished is not None:
+        print(f"{run_dir} already finished {finished['updates']} updates; "
+              f"final eval return per seed {finished['eval_return_per_seed']}", flush=True)
+        return 0
+    return exit_code(train_and_report(config, run_dir, resume=True))
+
+
+def train_and_report(config: Config, run_dir: Path, resume: bool = False, label: Optional[str] = None,
+                     stop_after_updates: Optional[int] = None) -> dict:
     """Train the run in run_dir (fresh or resumed), print and write its summary, register a ppo run's teachers."""
     if not resume:
         write_config(run_dir, config)
@@ -176,10 +272,11 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
     meta = {"target": config.run.target, "method": config.run.method}
     previous = json.loads((run_dir / "summary.json").read_text()).get("wall_time_s", 0.0) if (
         resume and (run_dir / "summary.json").is_file()) else 0.0
-    result = run_training(trainer, config, run_dir, label, resume=resume, meta=meta, teachers=stacked)
+    result = run_training(trainer, config, run_dir, label, resume=resume, meta=meta, teachers=stacked,
+                          stop_after_updates=stop_after_updates)
     summary = summarize(result, config, teacher_records=teacher_assignment(config, records) if records else None,
                         previous_wall_time=previous)
-    if config.run.method == "ppo" and summary["status"] == "finished":
+    if config.run.method == "ppo" and summary["status"] == "finished" and config.run.register_teacher:
         store = teachers_lib.store_path(config, config.run.target)
         seeds = teachers_lib.register(result, trainer, config, store)
         print(f"teacher(s) for {config.run.target} registered in {store}: seeds {seeds}", flush=True)

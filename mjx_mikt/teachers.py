@@ -167,8 +167,11 @@ def stacked_state(agent, config: Config, specs: Sequence[Sequence[agents_lib.Tea
 def register(result, trainer, config: Config, store: Path) -> List[int]:
     """Register every seed of a finished `ppo` run as <store>/seed_<s> (no best-seed selection).
 
-    A seed whose parameters or evaluation are not finite is not registered (a
-    line says so). Returns the registered seeds.
+    Every seed is exported to the run's own teacher/seed_<s>/. A seed whose
+    parameters or evaluation are not finite is not registered, and neither is
+    one whose store slot already holds a different teacher (the store never
+    changes under a user's feet: remove the slot to replace it); a line says
+    which. Returns the registered seeds.
     """
     state, env = result.final_state, trainer.env
     registered = []
@@ -187,8 +190,51 @@ def register(result, trainer, config: Config, store: Path) -> List[int]:
                 "episode_return_100": float(recent.mean()) if recent.size else None,
                 "saved": time.strftime("%Y-%m-%d %H:%M:%S")}
         mean, var = np.asarray(state.obs_stats.mean)[i], np.asarray(state.obs_stats.var)[i]
-        for directory in (seed_folder(Path(result.run_dir) / "teacher", seed), seed_folder(store, seed)):
-            checkpoint.save_teacher(directory, config.run.target, env.observation_size, env.action_size,
-                                    params, mean, var, info)
+        own = seed_folder(Path(result.run_dir) / "teacher", seed)
+        checkpoint.save_teacher(own, config.run.target, env.observation_size, env.action_size, params, mean, var, info)
+        slot = seed_folder(store, seed)
+        if is_teacher(slot) and file_hash(slot) != file_hash(own):
+            print(f"seed {seed}: not registered, {slot} already holds a different teacher "
+                  f"(remove it to replace it; this run's is in {own})", file=sys.stderr, flush=True)
+            continue
+        checkpoint.save_teacher(slot, config.run.target, env.observation_size, env.action_size, params, mean, var, info)
         registered.append(seed)
     return registered
+
+
+def listing(store: Path) -> List[Dict]:
+    """Every teacher in a store: robot, seed, steps, returns, when, hash."""
+    rows = []
+    for meta_path in sorted(Path(store).glob(f"*/seed_*/{TEACHER_META}")):
+        meta = json.loads(meta_path.read_text())
+        rows.append({"robot": meta_path.parent.parent.name, "seed": meta.get("seed"),
+                     "env_steps": meta.get("env_steps"), "episode_return_100": meta.get("episode_return_100"),
+                     "eval_return": meta.get("eval_return"), "saved": meta.get("saved"),
+                     "sha256_16": file_hash(meta_path.parent) if is_teacher(meta_path.parent) else None})
+    return sorted(rows, key=lambda r: (r["robot"], r["seed"] if r["seed"] is not None else -1))
+
+
+def main(argv=None) -> int:
+    """`python -m mjx_mikt.teachers [--store runs/teachers]`: list the stored teachers with their returns."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mjx_mikt.teachers", description=main.__doc__)
+    parser.add_argument("--store", default="runs/teachers", help="teacher store (default runs/teachers)")
+    args = parser.parse_args(argv)
+    rows = listing(Path(args.store))
+    if not rows:
+        print(f"no teachers in {args.store}")
+        return 0
+
+    def num(x):
+        return f"{x:,.0f}" if isinstance(x, (int, float)) else "-"
+
+    print(f"{'robot':<18} {'seed':>4} {'env steps':>10} {'train return':>12} {'eval return':>11}  saved               sha256")
+    for r in rows:
+        print(f"{r['robot']:<18} {r['seed']!s:>4} {num(r['env_steps']):>10} {num(r['episode_return_100']):>12} "
+              f"{num(r['eval_return']):>11}  {r['saved'] or '-':<19} {r['sha256_16'] or '-'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -26,7 +26,6 @@ logs `eprewmean`; `TrainState.recent_returns` is its ring buffer.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, Optional, Tuple
 
 import jax
@@ -34,7 +33,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from mjx_mikt import agents as agents_lib
+from mjx_mikt.agents.base import Agent, Minibatch
 from mjx_mikt.config import Config
 from mjx_mikt.envs.base import Env, State
 from mjx_mikt.losses import compute_gae, gaussian_log_prob
@@ -121,17 +120,14 @@ def _episode_means(env_metrics: Metrics, done: jax.Array) -> Metrics:
 class Trainer:
     """Pure training functions for one (config, env, agent). See the module docstring."""
 
-    def __init__(self, config: Config, env: Env, agent, env_sharding=None):
+    def __init__(self, config: Config, env: Env, agent: Agent, env_sharding=None):
         self.config = config
         self.env = env
         self.agent = agent
         self.ppo = config.ppo
         self.num_updates = config.num_updates
-        # MIKT drops the teacher once coupling ends; the update index where that happens
-        if agent.uses_teacher:
-            self.switch_update = min(self.num_updates, math.ceil(config.mikt.coupling_end * self.num_updates))
-        else:
-            self.switch_update = 0
+        # the update index where the agent stops reading its teacher (MIKT: end of the coupling ramp)
+        self.switch_update = agent.teacher_until(self.num_updates)
         self.env_sharding = env_sharding  # optional NamedSharding for (num_envs, ...) leaves
         steps_per_update = self.ppo.update_epochs * self.ppo.num_minibatches
         lr = self.ppo.learning_rate
@@ -244,12 +240,12 @@ class Trainer:
         """One PPO/MIKT update: rollout, GAE, epochs x minibatches."""
         ppo, agent = self.ppo, self.agent
         fraction = ts.update.astype(jnp.float32) / self.num_updates
-        coupling = agents_lib.coupling_schedule(fraction, self.config.mikt)
+        coupling = agent.coupling(fraction)
         ts, traj = self._rollout(ts, use_teacher)
         advantages, returns = compute_gae(
             traj.reward, traj.value, traj.next_value, traj.termination, traj.done, ppo.gamma, ppo.gae_lambda
         )
-        batch = agents_lib.Minibatch(
+        batch = Minibatch(
             obs=traj.obs,
             actions=traj.action,
             old_log_prob=traj.log_prob,

@@ -266,10 +266,10 @@ def test_mlpp_copies_exactly_the_matching_layers(source, target):
     copied = {("policy", "hidden_0", "bias"), ("policy", "hidden_1", "kernel"), ("policy", "hidden_1", "bias"),
               ("value", "hidden_0", "bias"), ("value", "hidden_1", "kernel"), ("value", "hidden_1", "bias"),
               ("value", "head", "kernel"), ("value", "head", "bias")}
-    flat_t = {agents._path_key(p): x for p, x in jax.tree_util.tree_flatten_with_path(t.params)[0]}
-    flat_f = {agents._path_key(p): x for p, x in jax.tree_util.tree_flatten_with_path(fresh)[0]}
+    flat_t = {agents.mlpp._path_key(p): x for p, x in jax.tree_util.tree_flatten_with_path(t.params)[0]}
+    flat_f = {agents.mlpp._path_key(p): x for p, x in jax.tree_util.tree_flatten_with_path(fresh)[0]}
     for path, x in jax.tree_util.tree_flatten_with_path(params)[0]:
-        key = agents._path_key(path)
+        key = agents.mlpp._path_key(path)
         expected = flat_t[key] if key in copied else flat_f[key]
         assert np.array_equal(x, expected), key
         if key not in copied and flat_t[key].shape == x.shape and np.any(np.asarray(flat_t[key])):

@@ -22,7 +22,8 @@ def teacher_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     run_dir, store = root / "teacher-run", root / "teachers"
     cmd = [sys.executable, "-m", "mjx_mikt.run", "--method", "ppo", "--target", "CentipedeFour",
-           "--timesteps", str(4 * 64), "--run-dir", str(run_dir), "--teacher-store", str(store)] + TINY
+           "--timesteps", str(4 * 64), "--run-dir", str(run_dir), "--teacher-store", str(store),
+           "--register-teacher"] + TINY
     out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     return out, run_dir, store
 
@@ -106,7 +107,8 @@ def test_tiny_mikt_run_writes_mikt_metrics_and_resumes(teacher_run, tmp_path):
     _, teacher_dir, _ = teacher_run
     argv = ["--target", "CentipedeSix", "--source", "CentipedeFour", "--teacher", str(teacher_dir / "teacher"),
             "--timesteps", str(4 * 64)] + TINY
-    config, _, _ = cli.prepare(cli.build_parser().parse_args(argv + ["--run-dir", str(tmp_path / "a")]))
+    config, _ = experiment.prepare_new(cli.config_from_args(cli.build_parser().parse_args(
+        argv + ["--run-dir", str(tmp_path / "a")])))
     specs = teachers_lib.resolve(config)
 
     def run(run_dir, **kw):
@@ -129,7 +131,7 @@ def test_tiny_mikt_run_writes_mikt_metrics_and_resumes(teacher_run, tmp_path):
 def test_diverged_run_exits_3_names_the_update_registers_nothing_and_resumes(tmp_path):
     run_dir, store = tmp_path / "nan", tmp_path / "store"
     argv = ["--method", "ppo", "--target", "Hopper", "--timesteps", str(6 * 64), "--learning-rate", "1e3",
-            "--run-dir", str(run_dir), "--teacher-store", str(store)] + TINY
+            "--run-dir", str(run_dir), "--teacher-store", str(store), "--register-teacher"] + TINY
     out = subprocess.run([sys.executable, "-m", "mjx_mikt.run"] + argv, cwd=REPO, capture_output=True, text=True,
                          timeout=900)
     assert out.returncode == 3, out.stderr[-2000:]

@@ -121,6 +121,8 @@ class Cell:
         if self.method != "ppo":
             cmd += ["--source", self.source, "--teacher-seeds", str(protocol.seeds),
                     "--teacher-timesteps", str(protocol.timesteps)]
+        else:
+            cmd += ["--register-teacher"]  # every seed becomes a teacher (seed i for student seed i)
         cmd += protocol.common_flags()
         cmd += ["--teacher-store", str(protocol.out / "teachers"), "--run-dir", str(self.folder(protocol))]
         return cmd

@@ -32,18 +32,34 @@ Choices (where SPEC leaves room):
 
 from __future__ import annotations
 
+import math
 from typing import Dict, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 
 from mjx_mikt import losses
-from mjx_mikt.agents import Metrics, Minibatch, Params, TeacherSpec
+from mjx_mikt.agents.base import Metrics, Minibatch, Params, TeacherSpec
 from mjx_mikt.config import MIKTConfig, PPOConfig
 from mjx_mikt.networks import (POLICY_HEAD_GAIN, VALUE_HEAD_GAIN, Encoder, GaussianDecoder, MixedMLP,
                                hidden_sizes_of, preactivations)
 
 TOWERS = ("policy", "value")
+
+
+def coupling_schedule(fraction, mikt: MIKTConfig) -> jax.Array:
+    """Coupling coefficient at training fraction `fraction` (traced or not).
+
+    0 before coupling_start, linear from 0 to c_ps between coupling_start and
+    coupling_end, c_ps after (when the trainer also drops the teacher).
+    """
+    fraction = jnp.asarray(fraction, jnp.float32)
+    span = mikt.coupling_end - mikt.coupling_start
+    if span > 0:
+        ramp = jnp.clip((fraction - mikt.coupling_start) / span, 0.0, 1.0)
+    else:
+        ramp = (fraction >= mikt.coupling_start).astype(jnp.float32)
+    return mikt.c_ps * ramp
 
 
 def teacher_constants(spec: TeacherSpec, num_layers: int, mixing: str, hidden: Tuple[int, ...]):
@@ -197,6 +213,14 @@ class MIKTAgent:
         teachers = self.teacher_params if teachers is None else teachers
         return self.loss_with_teachers(params, teachers, batch, coupling_coef=coupling_coef,
                                        use_teacher=use_teacher)
+
+    # ---------------------------------------------------------------- schedule
+    def teacher_until(self, num_updates: int) -> int:
+        """MIKT drops the teacher once the coupling ramp ends (SPEC §4): that update index."""
+        return min(num_updates, math.ceil(self.mikt.coupling_end * num_updates))
+
+    def coupling(self, fraction) -> jax.Array:
+        return coupling_schedule(fraction, self.mikt)
 
     # ------------------------------------------------------------- reporting
     def diagnostics(self, params: Params) -> Metrics:

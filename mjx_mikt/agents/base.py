@@ -1,0 +1,76 @@
+"""What the trainer needs from a method: the Agent protocol and the types it exchanges.
+
+The trainer (`train.py`) imports only this module. An agent is a plain Python
+object closed over by the jitted trainer; its trainable params are a pytree.
+Teachers' weights are never in the params: `agent.teacher_state(specs)` is the
+pytree of teacher arrays an agent reads (MIKT: hidden layers; MLPP: the params
+it copies at init; PPO: ()). The trainer keeps one per seed in its state and
+passes it as `teachers=` to `init`/`apply`/`loss`, so seeds in one vmapped
+program can have different teachers; `teachers=None` means the ones the agent
+was built with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Protocol, Sequence, Tuple
+
+import jax
+from flax import struct
+
+Params = Any
+Metrics = Dict[str, jax.Array]
+
+
+@struct.dataclass
+class Minibatch:
+    """One minibatch of B samples."""
+
+    obs: jax.Array  # (B, obs_size) normalised observations
+    actions: jax.Array  # (B, action_size)
+    old_log_prob: jax.Array  # (B,)
+    old_value: jax.Array  # (B,)
+    advantages: jax.Array  # (B,) raw GAE advantages; normalised per minibatch inside the loss
+    returns: jax.Array  # (B,) value targets
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    """A trained 'ppo' agent used as a MIKT/MLPP teacher."""
+
+    params: Params  # PPO params (see the module docstring)
+    observation_size: int
+    action_size: int
+    robot: str
+
+
+class Agent(Protocol):
+    """The methods a trainer calls. Shapes: obs (..., observation_size), actions (..., action_size)."""
+
+    observation_size: int
+    action_size: int
+    uses_teacher: bool
+
+    def teacher_state(self, specs: Sequence[TeacherSpec]) -> Any: ...
+
+    def init(self, key: jax.Array, teachers: Any = None) -> Params: ...
+
+    def apply(self, params: Params, obs: jax.Array, *, use_teacher: bool = False,
+              teachers: Any = None) -> Tuple[jax.Array, jax.Array, jax.Array]:
+        """-> mean (..., A), log_std (A,), value (...,)."""
+        ...
+
+    def loss(self, params: Params, batch: Minibatch, *, coupling_coef=0.0, use_teacher: bool = False,
+             teachers: Any = None) -> Tuple[jax.Array, Metrics]: ...
+
+    def teacher_until(self, num_updates: int) -> int:
+        """The update index where the teacher phase ends (0: the agent never reads a teacher)."""
+        ...
+
+    def coupling(self, fraction) -> jax.Array:
+        """The coupling coefficient at training fraction `fraction` (0 for agents without one)."""
+        ...
+
+    def diagnostics(self, params: Params) -> Metrics: ...
+
+    def param_groups(self, params: Params) -> Dict[str, Params]: ...

@@ -1,0 +1,113 @@
+"""Teachers are owned artefacts: a run reads its own copies, the store never changes silently,
+and the package has no import cycle."""
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from mjx_mikt import checkpoint, experiment, teachers
+from mjx_mikt import run as cli
+from test_cli import TINY, teacher_run  # noqa: F401  (the module-scoped tiny teacher fixture)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _perturbed_copy(source: Path, target: Path) -> None:
+    data = checkpoint.load_teacher(source)
+    params = jax.tree.map(lambda x: np.asarray(x) + 0.25, data["params"])
+    checkpoint.save_teacher(target, data["robot"], data["observation_size"], data["action_size"], params,
+                            data["obs_mean"], data["obs_var"], {"seed": 0, "note": "a different teacher"})
+
+
+def test_resume_reads_the_runs_own_teacher_after_the_store_changed(teacher_run, tmp_path):
+    _, teacher_dir, _ = teacher_run
+    store = tmp_path / "store"
+    _perturbed_copy(teacher_dir / "teacher" / "seed_0", store / "CentipedeFour" / "seed_0")
+    original = store / "CentipedeFour" / "seed_0"
+    argv = ["--target", "Hopper", "--source", "CentipedeFour", "--timesteps", str(4 * 64),
+            "--teacher-store", str(store)] + TINY
+
+    def config_for(run_dir):
+        return experiment.prepare_new(cli.config_from_args(cli.build_parser().parse_args(
+            argv + ["--run-dir", str(run_dir)])))
+
+    whole_config, whole_dir = config_for(tmp_path / "whole")
+    whole = experiment.train_and_report(whole_config, whole_dir)
+    part_config, part_dir = config_for(tmp_path / "part")
+    experiment.train_and_report(part_config, part_dir, stop_after_updates=2)
+    # the store's teacher is replaced by a different one while the run is stopped
+    _perturbed_copy(original, tmp_path / "other")
+    for name in (checkpoint.TEACHER_FILE, checkpoint.TEACHER_META):
+        (original / name).write_bytes((tmp_path / "other" / name).read_bytes())
+    assert experiment.resume(part_dir) == 0
+    a = json.loads((whole_dir / "summary.json").read_text())["eval_return_per_seed"]
+    b = json.loads((part_dir / "summary.json").read_text())["eval_return_per_seed"]
+    assert a == b and whole["status"] == "finished"
+    provenance = json.loads((part_dir / "teachers" / "provenance.json").read_text())
+    assert provenance[0]["sha256_16"] == teachers.file_hash(part_dir / "teachers" / "CentipedeFour" / "seed_0")
+    assert provenance[0]["sha256_16"] != teachers.file_hash(original)
+
+
+def test_a_ppo_run_registers_only_when_asked_and_never_replaces(tmp_path):
+    store = tmp_path / "store"
+    base = [sys.executable, "-m", "mjx_mikt.run", "--method", "ppo", "--target", "Hopper", "--timesteps",
+            str(2 * 64), "--teacher-store", str(store)] + TINY
+    out = subprocess.run(base + ["--run-dir", str(tmp_path / "a")], cwd=REPO, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert not (store / "Hopper").exists()  # not asked: nothing registered
+    out = subprocess.run(base + ["--run-dir", str(tmp_path / "b"), "--register-teacher"], cwd=REPO,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0 and teachers.is_teacher(store / "Hopper" / "seed_0")
+    before = teachers.file_hash(store / "Hopper" / "seed_0")
+    out = subprocess.run(base + ["--run-dir", str(tmp_path / "c"), "--register-teacher", "--learning-rate", "1e-3"],
+                         cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0
+    assert "already holds a different teacher" in out.stderr
+    assert teachers.file_hash(store / "Hopper" / "seed_0") == before
+    listed = subprocess.run([sys.executable, "-m", "mjx_mikt.teachers", "--store", str(store)], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and "Hopper" in listed.stdout and before in listed.stdout
+
+
+def test_no_import_cycle_in_the_package():
+    package = REPO / "mjx_mikt"
+    modules = {}
+    for path in package.rglob("*.py"):
+        name = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        modules[name.removesuffix(".__init__")] = path
+    graph = {}
+    for name, path in modules.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mjx_mikt"):
+                deps.add(node.module)
+                deps.update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name.startswith("mjx_mikt"))
+        graph[name] = {d for d in deps if d in modules and d != name}
+    # a package imports its own submodules by design; a cycle is a submodule reaching back round
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for dep in graph[node]:
+            if dep.startswith(node + "."):
+                continue  # __init__ re-exporting its submodules
+            if state.get(dep) == "open":
+                cycle = stack[stack.index(dep):] + [dep]
+                raise AssertionError(" -> ".join(cycle))
+            if dep not in state:
+                visit(dep)
+        stack.pop()
+        state[node] = "done"
+
+    for node in graph:
+        if node not in state:
+            visit(node)
