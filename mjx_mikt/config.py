@@ -108,6 +108,8 @@ class RunConfig:
     eval_episodes: int = option(5, 'episodes per evaluation (run in parallel)')
     eval_max_steps: int = option(1000, 'control steps an evaluation episode may last')
     checkpoint_every: int = option(50, 'updates between checkpoints (0: only at the end)')
+    video: bool = option(True, "render seed 0's final policy to RUN_DIR/videos/ at the end (a warning, not an "
+                               "error, where rendering is unavailable)")
 
 
 @dataclass(frozen=True)

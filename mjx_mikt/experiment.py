@@ -156,6 +156,30 @@ def teacher_assignment(config: Config, records: List[dict]) -> List[dict]:
             for i, k in enumerate(teachers_lib.per_seed_index(config))]
 
 
+def final_video(config: Config, run_dir: Path) -> Optional[Path]:
+    """Render seed 0's final policy (one episode, up to eval_max_steps) to RUN_DIR/videos/.
+
+    Rendering is optional: when it is unavailable or fails, one warning line says why and the run
+    is unaffected.
+    """
+    try:
+        from mjx_mikt import render
+
+        available, why = render.rendering_available()
+        if not available:
+            print(f"warning: no video of the policy: cannot render ({why})", file=sys.stderr, flush=True)
+            return None
+        robot, policy, _ = render.run_policy(run_dir, 0)
+        images, episode_return = render.frames(robot, policy, steps=min(config.run.eval_max_steps, 1000), seed=0)
+        path = render.write_video(images, Path(run_dir) / "videos" / f"seed0-return{episode_return:.0f}.mp4")
+        print(f"video: {path}", flush=True)
+        return path
+    except Exception as err:  # a video is a convenience: never fail a finished run for it
+        print(f"warning: no video of the policy: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
+              file=sys.stderr, flush=True)
+        return None
+
+
 # --------------------------------------------------------------- lifecycle
 EXIT_DIVERGED = 3
 
@@ -276,6 +300,8 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
                           stop_after_updates=stop_after_updates)
     summary = summarize(result, config, teacher_records=teacher_assignment(config, records) if records else None,
                         previous_wall_time=previous)
+    if summary["status"] == "finished" and config.run.video:
+        final_video(config, run_dir)
     if config.run.method == "ppo" and summary["status"] == "finished" and config.run.register_teacher:
         store = teachers_lib.store_path(config, config.run.target)
         seeds = teachers_lib.register(result, trainer, config, store)

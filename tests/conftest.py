@@ -5,6 +5,8 @@ import os
 import sys
 from pathlib import Path
 
+os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco: headless rendering
+
 import jax
 import pytest
 

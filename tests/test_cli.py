@@ -13,7 +13,7 @@ from mjx_mikt import run as cli
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--num-envs", "2", "--rollout-length", "32", "--num-minibatches", "2", "--update-epochs", "1",
         "--eval-episodes", "1", "--eval-max-steps", "10", "--eval-every", "2", "--checkpoint-every", "2",
-        "--updates-per-chunk", "2"]
+        "--updates-per-chunk", "2", "--no-video"]
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def teacher_run(tmp_path_factory):
     run_dir, store = root / "teacher-run", root / "teachers"
     cmd = [sys.executable, "-m", "mjx_mikt.run", "--method", "ppo", "--target", "CentipedeFour",
            "--timesteps", str(4 * 64), "--run-dir", str(run_dir), "--teacher-store", str(store),
-           "--register-teacher"] + TINY
+           "--register-teacher"] + [flag for flag in TINY if flag != "--no-video"]
     out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     return out, run_dir, store
 
@@ -43,6 +43,8 @@ def test_tiny_teacher_run_leaves_config_events_checkpoint_and_teacher(teacher_ru
     assert summary["updates"] == 4 and len(summary["eval_return_per_seed"]) == 1
     assert "steps/s" in out.stderr and "ETA" in out.stderr  # the progress line
     assert "tensorboard --logdir" in out.stdout
+    videos = list((run_dir / "videos").glob("seed0-return*.mp4"))  # the final policy, rendered
+    assert len(videos) == 1 and videos[0].stat().st_size > 1000, out.stderr[-2000:]
 
 
 def test_help_explains_every_option(capsys):
@@ -172,3 +174,17 @@ def test_default_run_folders_never_collide(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     folders = {experiment.default_run_dir(Config()) for _ in range(20)}
     assert len(folders) == 20 and all(f.is_dir() for f in folders)
+
+
+def test_a_run_without_rendering_finishes_and_says_why(tmp_path):
+    import os
+
+    argv = ["--method", "ppo", "--target", "Hopper", "--timesteps", str(2 * 64), "--run-dir", str(tmp_path / "r"),
+            "--teacher-store", str(tmp_path / "store")] + [flag for flag in TINY if flag != "--no-video"]
+    env = dict(os.environ, MUJOCO_GL="disable")
+    out = subprocess.run([sys.executable, "-m", "mjx_mikt.run"] + argv, cwd=REPO, capture_output=True, text=True,
+                         timeout=600, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    warning = [line for line in out.stderr.splitlines() if "no video" in line]
+    assert len(warning) == 1 and "cannot render" in warning[0]
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["status"] == "finished"

@@ -17,7 +17,7 @@ from mjx_mikt.experiments import grid, report
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--num-envs=2", "--rollout-length=32", "--num-minibatches=2", "--update-epochs=1", "--eval-episodes=1",
-        "--eval-max-steps=10", "--eval-every=2", "--checkpoint-every=2", "--updates-per-chunk=2"]
+        "--eval-max-steps=10", "--eval-every=2", "--checkpoint-every=2", "--updates-per-chunk=2", "--no-video"]
 TINY_ARGS = [f"--run-arg={flag}" for flag in TINY] + ["--seeds", "2", "--timesteps", str(4 * 64)]
 
 
