@@ -1,0 +1,305 @@
+"""Gymnasium environments of the project's robots, on native MuJoCo (float64), for any RL library.
+
+    import gymnasium
+    import mjx_mikt.gym_envs  # registers mjx_mikt/CentipedeFour-v0, ... (one id per `envs.names()`)
+    env = gymnasium.make("mjx_mikt/CentipedeFour-v0")                  # render_mode="rgb_array" to render
+    env = gymnasium.make("mjx_mikt/Centipede-v0", legs=12)             # any even leg count
+    env = gymnasium.make("mjx_mikt/Centipede-v0", legs=10, crippled=True)   # CpCentipedeTen
+
+One definition of the task. The robot's MJCF, control substeps and task (reset
+distribution, observation, reward terms, termination) are the ones of
+`mjx_mikt.envs` (SPEC §2): the task's pure JAX functions are jitted once per env
+and called on the float64 physics state, under `jax.enable_x64`. A control step
+is the native backend's own host step (`NativePhysics._host` on a batch of one),
+so cfrc_ext and xpos follow `physics.py`'s convention exactly.
+
+Differences from `mjx_mikt.envs` (a batched, auto-resetting JAX env):
+- no auto-reset: `step` after `terminated` or `truncated` needs a `reset` (gymnasium's API);
+- the 1000-step time limit is gymnasium's `TimeLimit`, added by `gymnasium.make` through the
+  registered `max_episode_steps` (the env itself never truncates: a `CentipedeEnv(...)`
+  made directly has no time limit);
+- physics stays float64 between steps (the JAX env rounds its state to float32 each step).
+
+`reset(seed=s)` gives the initial state of `mjx_mikt.envs.make(name).reset(jax.random.PRNGKey(s))`
+(the same key derivation and float32 sampling); later resets draw from the env's own key chain.
+A step that MuJoCo cannot integrate (non-finite state, or MuJoCo reset it for instability) ends
+the episode with reward 0 and a zero observation, as in the JAX env; `info["physics_failure"]`
+is then True. `info` also carries every reward term (forward, ctrl_cost, ...).
+
+Rendering: `render_mode="rgb_array"` draws with `mujoco.Renderer` from a camera tracking the
+first body. This module sets MUJOCO_GL=egl when it is unset; MuJoCo reads it when it is first
+imported, so for headless rendering import this module before anything imports mujoco (or
+export MUJOCO_GL=egl).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from typing import Any, Dict, Optional, Tuple  # noqa: E402
+
+import gymnasium  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+from gymnasium import spaces  # noqa: E402
+
+import centipede_models  # noqa: E402
+from mjx_mikt.envs.base import Env, PhysicsState  # noqa: E402
+from mjx_mikt.envs.locomotion import RESET_TRIES  # noqa: E402
+from mjx_mikt.envs.physics import NativePhysics  # noqa: E402
+from mjx_mikt.envs.registry import _TASKS, UnknownRobotError, names  # noqa: E402
+
+EPISODE_LENGTH = Env.episode_length  # 1000 control steps (SPEC §2)
+NAMESPACE = "mjx_mikt"
+GENERIC_CENTIPEDE_ID = f"{NAMESPACE}/Centipede-v0"
+
+
+def env_id(robot: str) -> str:
+    """The gymnasium id of a registered robot, e.g. 'mjx_mikt/CentipedeFour-v0'."""
+    return f"{NAMESPACE}/{robot}-v0"
+
+
+def robot_spec(robot: Optional[str] = None, legs: Optional[int] = None,
+               crippled: bool = False) -> Tuple[str, str, int, Any]:
+    """(name, MJCF text, substeps per control step, task factory) of a robot.
+
+    `legs` (even, >= 4) picks a centipede of that many legs (crippled: CpCentipedeN) and
+    overrides `robot`; generated centipedes share the checked-in centipedes' task and substeps.
+    """
+    if legs is not None:
+        name = centipede_models.model_name(legs, crippled)
+        if robot is not None and robot != name:
+            raise ValueError(f"robot={robot!r} and legs={legs}, crippled={crippled} ({name}) disagree")
+        if name in _TASKS:
+            return (name, centipede_models.load(name)) + tuple(_TASKS[name])
+        any_centipede = next(iter(centipede_models.CENTIPEDES))  # they all share one task and substeps
+        return (name, centipede_models.make_centipede(legs, crippled)) + tuple(_TASKS[any_centipede])
+    robot = robot or "CentipedeFour"
+    if crippled:
+        raise ValueError("crippled=True needs legs=N (or name the robot, e.g. CpCentipedeSix)")
+    if robot not in _TASKS:
+        raise UnknownRobotError(f"unknown robot {robot!r}; known robots: {', '.join(_TASKS)}"
+                                " (or legs=N for any centipede)")
+    return (robot, centipede_models.load(robot)) + tuple(_TASKS[robot])
+
+
+def _renderer(model: mujoco.MjModel, height: int, width: int) -> mujoco.Renderer:
+    """mujoco.Renderer on the GL backend that MUJOCO_GL names now.
+
+    MuJoCo picks its GL backend when it is first imported; if that happened before this module
+    set MUJOCO_GL=egl (e.g. `import mjx_mikt.envs` first), the renderer is built on EGL anyway.
+    """
+    from mujoco.rendering.classic import gl_context
+
+    wanted = os.environ.get("MUJOCO_GL", "").lower()
+    if wanted != "egl" or getattr(gl_context, "_MUJOCO_GL", "egl") == "egl":
+        return mujoco.Renderer(model, height, width)
+    from mujoco.egl import GLContext
+
+    chosen = gl_context.GLContext
+    gl_context.GLContext = GLContext  # read by Renderer.__init__ only
+    try:
+        return mujoco.Renderer(model, height, width)
+    finally:
+        gl_context.GLContext = chosen
+
+
+_split = jax.jit(jax.random.split)
+_COMPILED: Dict[str, tuple] = {}
+
+
+def _task_functions(robot: str, task) -> tuple:
+    """Jitted (sample, evaluate, observe_unhealthy) of a robot's task, shared by its envs.
+
+    sample(key): RESET_TRIES reset candidates, drawn in float32 as the JAX env does (so a seed
+    gives its state). evaluate(before, after, action) and observe_unhealthy(ps) are called under
+    jax.enable_x64 (float64); evaluate returns one flat vector [obs, sorted reward terms, reward,
+    unhealthy] so that a step costs a single device-to-host copy.
+    """
+    if robot not in _COMPILED:
+        def evaluate(before, after, action):
+            terms = task.reward(before, after, action)
+            extras = [terms[k] for k in sorted(terms)] + [sum(terms.values()), task.unhealthy(after)]
+            return jnp.concatenate([task.observe(after), jnp.stack(extras).astype(jnp.float64)])
+
+        _COMPILED[robot] = (
+            jax.jit(lambda key: jax.vmap(task.sample)(jax.random.split(key, RESET_TRIES))),
+            jax.jit(evaluate),
+            jax.jit(lambda ps: (task.observe(ps), task.unhealthy(ps))),
+        )
+    return _COMPILED[robot]
+
+
+def _finite(ps: PhysicsState) -> bool:
+    return all(bool(np.isfinite(x).all()) for x in jax.tree.leaves(ps))
+
+
+class CentipedeEnv(gymnasium.Env):
+    """One robot's task (SPEC §2) as a Gymnasium env on native MuJoCo. See the module docstring.
+
+    robot: a name of `mjx_mikt.envs.names()`; or legs=N (crippled=True for CpCentipedeN).
+    render_mode: None or "rgb_array" (width x height pixels, from a camera `camera_distance`
+    from the tracked first body; None: a distance from the robot's span).
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+
+    def __init__(self, robot: Optional[str] = None, legs: Optional[int] = None, crippled: bool = False,
+                 render_mode: Optional[str] = None, width: int = 480, height: int = 480,
+                 camera_distance: Optional[float] = None):
+        name, xml, n_substeps, task_factory = robot_spec(robot, legs, crippled)
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode {render_mode!r} is not supported; use 'rgb_array' or None")
+        self.robot = name
+        self.physics = NativePhysics(xml, n_substeps, nthread=1)  # the native backend, batch of one
+        self.model = model = self.physics.model
+        self.n_substeps = n_substeps
+        self.dt = n_substeps * model.opt.timestep
+        self.task = task_factory(model, self.dt)
+        self.render_mode = render_mode
+        self.width, self.height, self.camera_distance = width, height, camera_distance
+        self.metadata = {**self.metadata, "render_fps": int(round(1.0 / self.dt))}
+
+        self._sample, self._evaluate, self._observe_unhealthy = _task_functions(name, self.task)
+        task = self.task
+        ctrl = np.asarray(model.actuator_ctrlrange, np.float32)
+        self.action_space = spaces.Box(ctrl[:, 0], ctrl[:, 1], dtype=np.float32)
+        zeros = PhysicsState(np.zeros(model.nq), np.zeros(model.nv), np.zeros(model.nv),
+                             np.zeros((model.nbody, 3)), np.zeros((model.nbody, 6)))
+        with jax.enable_x64(True):
+            obs_shape = jax.eval_shape(task.observe, zeros).shape
+            self.reward_terms = tuple(sorted(jax.eval_shape(task.reward, zeros, zeros, np.zeros(model.nu))))
+        self.observation_space = spaces.Box(-np.inf, np.inf, obs_shape, dtype=np.float64)
+        self._rng: Optional[jax.Array] = None
+        self._state: Optional[PhysicsState] = None
+        self._renderer = None
+        self._render_data = None
+        self._camera = None
+
+    # ------------------------------------------------------------- physics
+    def _native(self, qpos, qvel, warmstart, ctrl, stepping: bool) -> PhysicsState:
+        """One host call of the native backend (`NativePhysics._host`) on float64 arrays."""
+        args = [np.asarray(x, np.float64)[None] for x in (qpos, qvel, warmstart, ctrl)]
+        out = self.physics._host(*args, None, stepping=stepping)
+        return PhysicsState(*(np.array(x[0]) for x in out))
+
+    def _init(self, qpos, qvel) -> PhysicsState:
+        """`NativePhysics.init`: forward at (qpos, qvel) with zero control and warm start."""
+        m = self.model
+        ps = self._native(qpos, qvel, np.zeros(m.nv), np.zeros(m.nu), stepping=False)
+        return ps.replace(qacc_warmstart=np.zeros(m.nv))
+
+    def _fresh(self, key) -> PhysicsState:
+        """`LocomotionEnv._fresh_physics`: the first healthy of RESET_TRIES candidates (else the first)."""
+        qpos, qvel = (np.asarray(x, np.float64) for x in self._sample(key))
+        first = None
+        for i in range(RESET_TRIES):
+            ps = self._init(qpos[i], qvel[i])
+            first = ps if first is None else first
+            if _finite(ps) and not self._observe_and_check(ps)[1]:
+                return ps
+        return first
+
+    def _observe_and_check(self, ps: PhysicsState) -> Tuple[np.ndarray, bool]:
+        with jax.enable_x64(True):
+            obs, unhealthy = jax.device_get(self._observe_unhealthy(ps))
+        return np.asarray(obs, np.float64), bool(unhealthy)
+
+    @property
+    def physics_state(self) -> PhysicsState:
+        """The current PhysicsState (float64 numpy arrays)."""
+        return self._state
+
+    def set_state(self, qpos, qvel, qacc_warmstart=None) -> np.ndarray:
+        """Put the simulation at (qpos, qvel) (and a solver warm start; default zero).
+
+        For example from a JAX env's `state.physics`, to continue it here. Returns the observation.
+        """
+        ps = self._init(qpos, qvel)
+        if qacc_warmstart is not None:
+            ps = ps.replace(qacc_warmstart=np.array(qacc_warmstart, np.float64))
+        self._state = ps
+        return self._observe_and_check(ps)[0]
+
+    # ------------------------------------------------------------- gym API
+    def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self._rng = jax.random.PRNGKey(seed)
+        elif self._rng is None:
+            self._rng = jax.random.PRNGKey(int(self.np_random.integers(2 ** 31)))
+        self._rng, sub = _split(self._rng)  # as LocomotionEnv.reset
+        self._state = self._fresh(sub)
+        obs, _ = self._observe_and_check(self._state)
+        return obs, {}
+
+    def step(self, action):
+        if self._state is None:
+            raise RuntimeError("call reset() before step()")
+        action = np.asarray(action, np.float64)
+        if action.shape != (self.model.nu,):
+            raise ValueError(f"{self.robot}: action has shape {action.shape}, expected ({self.model.nu},)")
+        before = self._state
+        after = self._native(before.qpos, before.qvel, before.qacc_warmstart, action, stepping=True)
+        with jax.enable_x64(True):
+            flat = np.asarray(self._evaluate(before, after, action))
+        n = self.observation_space.shape[0]
+        *terms, reward, unhealthy = flat[n:].tolist()
+        finite = _finite(after)
+        info: Dict[str, Any] = {k: v if finite else 0.0 for k, v in zip(self.reward_terms, terms)}
+        info["physics_failure"] = not finite
+        self._state = after
+        obs = flat[:n] if finite else np.zeros(n)
+        reward = reward if finite else 0.0
+        terminated = (not finite) or unhealthy != 0.0
+        return obs, reward, terminated, False, info
+
+    def render(self):
+        if self.render_mode != "rgb_array" or self._state is None:
+            return None
+        if self._renderer is None:
+            m = self.model
+            m.vis.global_.offwidth = max(m.vis.global_.offwidth, self.width)
+            m.vis.global_.offheight = max(m.vis.global_.offheight, self.height)
+            self._renderer = _renderer(m, self.height, self.width)
+            self._render_data = mujoco.MjData(m)
+            cam = mujoco.MjvCamera()
+            cam.type = mujoco.mjtCamera.mjCAMERA_TRACKING
+            cam.trackbodyid = 1
+            if self.camera_distance is None:  # frame the robot's span at reset
+                d = mujoco.MjData(m)
+                mujoco.mj_kinematics(m, d)
+                span = float(np.ptp(d.xpos[1:], axis=0).max()) if m.nbody > 2 else 1.0
+                self.camera_distance = 1.5 * span + 1.5
+            cam.distance = self.camera_distance
+            cam.elevation, cam.azimuth = -20.0, 90.0
+            self._camera = cam
+        d = self._render_data
+        d.qpos[:], d.qvel[:] = self._state.qpos, self._state.qvel
+        mujoco.mj_forward(self.model, d)
+        self._renderer.update_scene(d, camera=self._camera)
+        return self._renderer.render()
+
+    def close(self):
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+
+def register_all() -> None:
+    """Register one id per robot of `mjx_mikt.envs.names()` and the generic `Centipede-v0`."""
+    entry = "mjx_mikt.gym_envs:CentipedeEnv"
+    ids = [(env_id(name), {"robot": name}) for name in names()]
+    ids.append((GENERIC_CENTIPEDE_ID, {"legs": 4}))
+    for gym_id, kwargs in ids:
+        if gym_id not in gymnasium.registry:
+            gymnasium.register(id=gym_id, entry_point=entry, kwargs=kwargs, max_episode_steps=EPISODE_LENGTH)
+
+
+register_all()
+
+__all__ = ["CentipedeEnv", "EPISODE_LENGTH", "GENERIC_CENTIPEDE_ID", "env_id", "register_all", "robot_spec"]

@@ -1,0 +1,175 @@
+"""Gymnasium envs (mjx_mikt.gym_envs): API conformance, parity with the JAX env, rendering, peer bench."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+gymnasium = pytest.importorskip("gymnasium", reason="gymnasium not installed: pip install .[gym]")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+from gymnasium.utils.env_checker import check_env  # noqa: E402
+
+from mjx_mikt import envs, gym_envs  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+IDS = [gym_envs.env_id(name) for name in envs.names()] + [gym_envs.GENERIC_CENTIPEDE_ID]
+
+
+def test_every_robot_is_registered_with_the_time_limit():
+    for gym_id in IDS:
+        spec = gymnasium.spec(gym_id)
+        assert spec.max_episode_steps == 1000 and spec.entry_point == "mjx_mikt.gym_envs:CentipedeEnv"
+
+
+@pytest.mark.filterwarnings("ignore:.*Box observation space m")  # unbounded, as gymnasium's MuJoCo envs
+@pytest.mark.parametrize("gym_id", IDS)
+def test_check_env_passes(gym_id):
+    env = gymnasium.make(gym_id)
+    check_env(env.unwrapped, skip_render_check=True)
+    name = gym_id.split("/")[1][:-3]
+    if name in envs.names():  # the JAX env's sizes (SPEC §1)
+        jax_env = envs.make(name, backend="mujoco")
+        assert env.observation_space.shape == (jax_env.observation_size,)
+        assert env.action_space.shape == (jax_env.action_size,)
+    env.close()
+
+
+def test_any_centipede_through_legs():
+    env = gymnasium.make(gym_envs.GENERIC_CENTIPEDE_ID, legs=10, crippled=True)
+    assert env.unwrapped.robot == "CpCentipedeTen"
+    obs, _ = env.reset(seed=0)
+    # 5 torsos: nq = 7 (free joint) + 2 per leg + 2 per torso joint, nbody = world + 5 torsos + 20 leg bodies
+    nq, nv, nbody = 7 + 20 + 8, 6 + 20 + 8, 1 + 5 + 20
+    assert obs.shape == (nq - 2 + nv + 6 * nbody,)
+    assert env.action_space.shape == (20 + 8 - 4,)  # crippled: legs 0 and 1 lose their 4 motors
+    assert gymnasium.make(gym_envs.GENERIC_CENTIPEDE_ID, legs=6).unwrapped.robot == "CentipedeSix"
+    with pytest.raises(ValueError, match="even number of legs"):
+        gymnasium.make(gym_envs.GENERIC_CENTIPEDE_ID, legs=5)
+    with pytest.raises(envs.UnknownRobotError, match="known robots"):
+        gym_envs.CentipedeEnv("Centipede99")
+
+
+def test_time_limit_truncates_at_1000_steps_and_not_before():
+    env = gymnasium.make(gym_envs.env_id("CentipedeFour"))
+    env.reset(seed=0)
+    start = env.unwrapped.physics_state
+    zero = np.zeros(env.action_space.shape, np.float32)
+    for t in range(1, 1001):
+        env.unwrapped.set_state(start.qpos, start.qvel)  # keeps it healthy (lying still it falls over)
+        _, _, terminated, truncated, info = env.step(zero)
+        assert not terminated and truncated == (t == 1000), t
+    assert set(info) >= {"forward", "ctrl_cost", "contact_cost", "survive", "physics_failure"}
+
+
+def _jax_rollout(name, seed, actions):
+    """The JAX env (native backend, float32) from reset(PRNGKey(seed)) through `actions`."""
+    env = envs.make(name, backend="mujoco")
+    state = jax.jit(env.reset)(jax.random.PRNGKey(seed))
+    step = jax.jit(env.step)
+    out = []
+    for action in actions:
+        state = step(state, jnp.asarray(action))
+        out.append((np.asarray(state.final_obs), float(state.reward),
+                    float(state.done) == 1.0 and float(state.truncation) == 0.0))
+    return env, out
+
+
+@pytest.mark.parametrize("name", ["CentipedeFour", "CpCentipedeSix", "Ant", "Hopper"])
+def test_same_state_same_actions_as_the_jax_env(name):
+    rng = np.random.default_rng(0)
+    gym_env = gym_envs.CentipedeEnv(name)
+    actions = rng.uniform(-1, 1, (20, gym_env.action_space.shape[0])).astype(np.float32)
+    jax_env, expected = _jax_rollout(name, 0, actions)
+    # the same seed gives the same initial state (the JAX env's key derivation, float32 draws)
+    obs, _ = gym_env.reset(seed=0)
+    reset = jax.jit(jax_env.reset)(jax.random.PRNGKey(0))
+    np.testing.assert_allclose(obs, np.asarray(reset.obs), atol=1e-6, rtol=0)
+    # and set_state puts it there explicitly (qpos, qvel, warm start of the JAX state)
+    ps = reset.physics
+    obs = gym_env.set_state(np.asarray(ps.qpos), np.asarray(ps.qvel), np.asarray(ps.qacc_warmstart))
+    np.testing.assert_allclose(obs, np.asarray(reset.obs), atol=1e-6, rtol=0)
+    steps = 0
+    for action, (obs_j, reward_j, terminated_j) in zip(actions, expected):
+        obs, reward, terminated, truncated, info = gym_env.step(action)
+        # float64 physics here, float32 state in JAX: the test_envs parity tolerance
+        np.testing.assert_allclose(obs, obs_j, atol=1e-3, rtol=1e-3, err_msg=f"step {steps}")
+        assert abs(reward - reward_j) < 1e-3, (steps, reward, reward_j)
+        assert terminated == terminated_j and not truncated and not info["physics_failure"]
+        assert abs(sum(info[k] for k in gym_env.reward_terms) - reward) < 1e-9
+        steps += 1
+        if terminated:
+            break
+    assert steps >= 5
+
+
+def test_seeding_is_deterministic_and_unseeded_resets_differ():
+    env = gym_envs.CentipedeEnv("CentipedeSix")
+    first, _ = env.reset(seed=3)
+    again, _ = env.reset(seed=3)
+    following, _ = env.reset()
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, following)
+
+
+def test_non_finite_state_ends_the_episode_like_the_jax_env():
+    env = gym_envs.CentipedeEnv("CentipedeFour")
+    env.reset(seed=0)
+    ps = env.physics_state
+    env.set_state(ps.qpos, np.full_like(ps.qvel, np.nan))
+    obs, reward, terminated, truncated, info = env.step(np.zeros(10))
+    assert terminated and not truncated and info["physics_failure"]
+    assert reward == 0.0 and not obs.any()
+
+
+RENDER = """
+import json, os
+import gymnasium, mjx_mikt.gym_envs  # sets MUJOCO_GL=egl before mujoco is imported
+env = gymnasium.make("mjx_mikt/CentipedeFour-v0", render_mode="rgb_array", width=96, height=64)
+env.reset(seed=0)
+img = env.render()
+print(json.dumps([os.environ["MUJOCO_GL"], list(img.shape), str(img.dtype), float(img.std())]))
+"""
+
+
+def test_rgb_array_rendering():
+    environ = {k: v for k, v in os.environ.items() if k != "MUJOCO_GL"}
+    out = subprocess.run([sys.executable, "-c", RENDER], capture_output=True, text=True, cwd=REPO,
+                         env=environ, timeout=300)
+    if out.returncode:
+        reason = (out.stderr.strip().splitlines() or ["unknown error"])[-1]
+        pytest.skip(f"offscreen rendering unavailable here (MUJOCO_GL=egl): {reason}")
+    gl, shape, dtype, std = json.loads(out.stdout.strip().splitlines()[-1])
+    assert gl == "egl" and shape == [64, 96, 3] and dtype == "uint8"
+    assert std > 1.0  # not a blank image
+
+
+def test_peer_bench(tmp_path, capsys):
+    from bench import peers
+
+    if not _has("stable_baselines3") or not _has("torch"):
+        assert peers.main(["-o", str(tmp_path)]) == 0
+        assert capsys.readouterr().out.strip() == peers.MISSING
+        pytest.skip(peers.MISSING)
+    # a tiny budget: 256 samples per update, 1 update, 2 envs (one trainer to compile)
+    assert peers.main(["--robot", "CentipedeFour", "--steps", "256", "--batch", "256", "--envs", "2",
+                       "-o", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    assert "| 2 x 128 (DummyVecEnv) |" in table and "mjx_mikt / SB3" in table
+    (report_path,) = tmp_path.glob("peers-*.json")
+    report = json.loads(report_path.read_text())
+    assert set(report["versions"]) >= {"stable-baselines3", "torch", "gymnasium", "jax", "mujoco"}
+    for row in report["rows"]:
+        assert row["sb3"]["env_steps"] >= 256 and row["sb3"]["env_steps_per_s"] > 0
+        assert row["mjx_mikt"]["env_steps_per_s"] > 0 and row["ratio"] > 0
+
+
+def _has(module):
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
