@@ -10,7 +10,7 @@ One definition of the task. The robot's MJCF, control substeps and task (reset
 distribution, observation, reward terms, termination) are the ones of
 `mjx_mikt.envs` (SPEC §2): the task's pure JAX functions are jitted once per env
 and called on the float64 physics state, under `jax.enable_x64`. A control step
-is the native backend's own host step (`NativePhysics._host` on a batch of one),
+is the native backend's own host step (`NativePhysics.host_step` on a batch of one),
 so cfrc_ext and xpos follow `physics.py`'s convention exactly.
 
 Differences from `mjx_mikt.envs` (a batched, auto-resetting JAX env):
@@ -51,7 +51,7 @@ import centipede_models  # noqa: E402
 from mjx_mikt.envs.base import Env, PhysicsState  # noqa: E402
 from mjx_mikt.envs.locomotion import RESET_TRIES  # noqa: E402
 from mjx_mikt.envs.physics import NativePhysics  # noqa: E402
-from mjx_mikt.envs.registry import _TASKS, UnknownRobotError, names  # noqa: E402
+from mjx_mikt.envs.registry import TASKS, UnknownRobotError, names  # noqa: E402
 
 EPISODE_LENGTH = Env.episode_length  # 1000 control steps (SPEC §2)
 NAMESPACE = "mjx_mikt"
@@ -74,17 +74,17 @@ def robot_spec(robot: Optional[str] = None, legs: Optional[int] = None,
         name = centipede_models.model_name(legs, crippled)
         if robot is not None and robot != name:
             raise ValueError(f"robot={robot!r} and legs={legs}, crippled={crippled} ({name}) disagree")
-        if name in _TASKS:
-            return (name, centipede_models.load(name)) + tuple(_TASKS[name])
+        if name in TASKS:
+            return (name, centipede_models.load(name)) + tuple(TASKS[name])
         any_centipede = next(iter(centipede_models.CENTIPEDES))  # they all share one task and substeps
-        return (name, centipede_models.make_centipede(legs, crippled)) + tuple(_TASKS[any_centipede])
+        return (name, centipede_models.make_centipede(legs, crippled)) + tuple(TASKS[any_centipede])
     robot = robot or "CentipedeFour"
     if crippled:
         raise ValueError("crippled=True needs legs=N (or name the robot, e.g. CpCentipedeSix)")
-    if robot not in _TASKS:
-        raise UnknownRobotError(f"unknown robot {robot!r}; known robots: {', '.join(_TASKS)}"
+    if robot not in TASKS:
+        raise UnknownRobotError(f"unknown robot {robot!r}; known robots: {', '.join(TASKS)}"
                                 " (or legs=N for any centipede)")
-    return (robot, centipede_models.load(robot)) + tuple(_TASKS[robot])
+    return (robot, centipede_models.load(robot)) + tuple(TASKS[robot])
 
 
 def _renderer(model: mujoco.MjModel, height: int, width: int) -> mujoco.Renderer:
@@ -182,9 +182,9 @@ class CentipedeEnv(gymnasium.Env):
 
     # ------------------------------------------------------------- physics
     def _native(self, qpos, qvel, warmstart, ctrl, stepping: bool) -> PhysicsState:
-        """One host call of the native backend (`NativePhysics._host`) on float64 arrays."""
+        """One host call of the native backend (`NativePhysics.host_step`) on float64 arrays."""
         args = [np.asarray(x, np.float64)[None] for x in (qpos, qvel, warmstart, ctrl)]
-        out = self.physics._host(*args, None, stepping=stepping)
+        out = self.physics.host_step(*args, None, stepping=stepping)
         return PhysicsState(*(np.array(x[0]) for x in out))
 
     def _init(self, qpos, qvel) -> PhysicsState:

@@ -81,7 +81,7 @@ class NativePhysics:
             self._batches[n] = (b, fields)
         return self._batches[n]
 
-    def _host(self, qpos, qvel, warmstart, ctrl, active, stepping: bool):
+    def host_step(self, qpos, qvel, warmstart, ctrl, active, stepping: bool):
         lead = qpos.shape[:-1]
         n = int(np.prod(lead, dtype=np.int64))
         out_dtype = qpos.dtype
@@ -122,10 +122,10 @@ class NativePhysics:
             jax.ShapeDtypeStruct((m.nbody, 6), dtype),
         )
         if active is None:
-            host = lambda q, v, w, c: self._host(q, v, w, c, None, stepping=stepping)
+            host = lambda q, v, w, c: self.host_step(q, v, w, c, None, stepping=stepping)
             args = (qpos, qvel, warmstart, ctrl.astype(dtype))
         else:
-            host = lambda q, v, w, c, a: self._host(q, v, w, c, a, stepping=stepping)
+            host = lambda q, v, w, c, a: self.host_step(q, v, w, c, a, stepping=stepping)
             args = (qpos, qvel, warmstart, ctrl.astype(dtype), jnp.asarray(active, bool))
         out = jax.pure_callback(host, shapes, *args, vmap_method="broadcast_all")
         return PhysicsState(*out)

@@ -16,8 +16,8 @@ class UnknownRobotError(ValueError):
     """An env name that is not registered; the message lists the known ones."""
 
 
-# name -> (substeps per control step, task factory(model, dt))
-_TASKS: Dict[str, Tuple[int, Callable]] = {
+# name -> (substeps per control step, task factory(model, dt)); public: the Gymnasium envs read it too
+TASKS: Dict[str, Tuple[int, Callable]] = {
     **{name: (5, tasks.CentipedeTask.from_model) for name in centipede_models.CENTIPEDES},
     "Ant": (5, lambda m, dt: tasks.AntTask(m.qpos0.copy(), m.nv, dt)),
     "Hopper": (4, lambda m, dt: tasks.HopperTask(m.qpos0.copy(), m.nv, dt)),
@@ -25,7 +25,7 @@ _TASKS: Dict[str, Tuple[int, Callable]] = {
 
 
 def names() -> Tuple[str, ...]:
-    return tuple(_TASKS)
+    return tuple(TASKS)
 
 
 def resolve_backend(backend: str) -> str:
@@ -41,9 +41,9 @@ def make(name: str, backend: str = "auto", episode_length: int = 1000, **physics
 
     physics_options: `nthread` (mujoco), `solver_iterations` / `ls_iterations` (mjx).
     """
-    if name not in _TASKS:
-        raise UnknownRobotError(f"unknown robot {name!r}; known robots: {', '.join(_TASKS)}")
-    n_substeps, task_factory = _TASKS[name]
+    if name not in TASKS:
+        raise UnknownRobotError(f"unknown robot {name!r}; known robots: {', '.join(TASKS)}")
+    n_substeps, task_factory = TASKS[name]
     xml = centipede_models.load(name)
     physics = make_physics(xml, n_substeps, resolve_backend(backend), **physics_options)
     model = physics.model
