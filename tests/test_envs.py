@@ -1,6 +1,7 @@
 """Environments on both backends: sizes, cfrc_ext, parity, resets, termination, NaN safety, errors."""
 
 import jax
+import mujoco
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -158,6 +159,55 @@ def test_parity_mjx_vs_native_over_20_steps(native_envs, mjx_four):
     # enough to catch any convention mismatch (a one-substep shift is ~1e-1).
     np.testing.assert_allclose(np.asarray(obs_m), np.asarray(obs_n), atol=1e-3, rtol=1e-3)
     np.testing.assert_allclose(np.asarray(rew_m), np.asarray(rew_n), atol=1e-3, rtol=1e-3)
+
+
+def test_mjx_matches_native_under_contact(mjx_four):
+    """With native MuJoCo's contact frame (envs/mjx_contact.py) MJX's accelerations match native ones
+    on states with feet on the floor, sliding (where the friction pyramid's orientation matters)."""
+    from mujoco import mjx
+
+    mjx_env, _ = mjx_four  # building MjxPhysics installed the collider
+    model = mjx_env.physics.model
+    data = mujoco.MjData(model)
+    rng = np.random.default_rng(0)
+    states = []
+    for step in range(400):  # a random-control episode from qpos0: falls, lands, slides
+        data.ctrl[:] = rng.uniform(-1, 1, model.nu)
+        mujoco.mj_step(model, data)
+        if step % 8 == 0 and data.ncon > 0:
+            states.append((data.qpos.copy(), data.qvel.copy(), data.ctrl.copy(), data.qacc_warmstart.copy()))
+    assert len(states) >= 10
+
+    @jax.jit
+    def qacc(qpos, qvel, ctrl, warmstart):
+        d = mjx.make_data(mjx_env.physics.mjx_model).replace(qpos=qpos, qvel=qvel, ctrl=ctrl,
+                                                              qacc_warmstart=warmstart)
+        return mjx.forward(mjx_env.physics.mjx_model, d).qacc
+
+    worst = 0.0
+    for qpos, qvel, ctrl, warmstart in states:
+        data.qpos[:], data.qvel[:], data.ctrl[:], data.qacc_warmstart[:] = qpos, qvel, ctrl, warmstart
+        mujoco.mj_forward(model, data)
+        got = np.asarray(qacc(*(jnp.asarray(x, jnp.float32) for x in (qpos, qvel, ctrl, warmstart))))
+        worst = max(worst, float(np.max(np.abs(got - data.qacc) / (1.0 + np.abs(data.qacc)))))
+    # float32 MJX vs float64 native; MJX's own frame rule gave |dqacc| up to 6.5 on such states
+    assert worst < 2e-2, worst
+
+
+def test_c_frame_collider_keeps_the_projected_capsule_axis():
+    from mjx_mikt.envs.mjx_contact import plane_capsule_c_frame
+
+    class Geom:
+        def __init__(self, mat, pos, size):
+            self.mat, self.pos, self.size = jnp.asarray(mat), jnp.asarray(pos), jnp.asarray(size)
+
+    angle = np.deg2rad(75.0)  # steeper than 60 degrees: MJX 3.17 would use the world y axis
+    axis = np.array([np.cos(angle), 0.0, np.sin(angle)])
+    mat = np.stack([np.cross([0.0, 1.0, 0.0], axis), [0.0, 1.0, 0.0], axis], axis=1)
+    plane = Geom(np.eye(3), np.zeros(3), np.zeros(3))
+    dist, pos, frame = plane_capsule_c_frame(plane, Geom(mat, [0.0, 0.0, 0.2], [0.08, 0.16, 0.0]))
+    np.testing.assert_allclose(np.asarray(frame[0, 1]), [1.0, 0.0, 0.0], atol=1e-6)  # along the axis's shadow
+    assert dist.shape == (2,)
 
 
 def test_mjx_env_steps_without_nan_and_blow_up_resets(mjx_four):

@@ -154,6 +154,9 @@ class MjxPhysics:
     def __init__(self, xml: str, n_substeps: int, **options):
         from mujoco import mjx
 
+        from mjx_mikt.envs import mjx_contact
+
+        mjx_contact.install()  # native MuJoCo's contact frame for capsules on the floor (see mjx_contact.py)
         self._mjx = mjx
         model = mujoco.MjModel.from_xml_string(xml)
         for key, value in options.items():
