@@ -30,6 +30,10 @@ CURVE = "episode_return_100"
 COLOURS = {"mikt": "tab:blue", "ppo": "tab:orange", "mlpp": "tab:red", "mikt-no-mi": "tab:purple",
            "mikt-no-rl-grad": "tab:brown", "mikt-no-kl": "tab:green"}
 FINAL_FRACTION, JUMPSTART_FRACTION = 0.10, 0.05
+# The returns the authors' PPO teachers reached at 2M steps, 5 seeds (SPEC §3): the yardstick for ours.
+AUTHORS_TEACHER_RETURNS = {"CentipedeFour": (1683, 3601), "CentipedeSix": (953, 3197),
+                           "CentipedeEight": (789, 2138), "CpCentipedeSix": (745, 2626),
+                           "CpCentipedeEight": (483, 1444), "Ant": (557, 950), "Hopper": (1754, 3429)}
 
 
 def read_metric(folder: Path, name: str, csv_name: str = "metrics.csv"):
@@ -166,8 +170,13 @@ def markdown(report: Dict) -> str:
         if pair["teachers"]:
             tr = ", ".join(f"{t['episode_return_100']:,.0f}" if t["episode_return_100"] is not None else "-"
                            for t in pair["teachers"])
-            lines += [f"Teachers ({pair['source']}, seeds {', '.join(str(t['seed']) for t in pair['teachers'])}): "
-                      f"training return {tr}", ""]
+            ev = ", ".join(f"{t['eval_return']:,.0f}" if t["eval_return"] is not None else "-"
+                           for t in pair["teachers"])
+            authors = AUTHORS_TEACHER_RETURNS.get(pair["source"])
+            theirs = f"; the authors' teachers: {authors[0]:,}-{authors[1]:,}" if authors else ""
+            lines += [f"Teachers ({pair['source']}, seeds {', '.join(str(t['seed']) for t in pair['teachers'])}; "
+                      f"student seed i reads teacher i): training return (last 100 episodes) {tr}; "
+                      f"deterministic evaluation {ev}{theirs}", ""]
         lines += ["| method | final | auc | jumpstart | steps to PPO's final | eval (deterministic) | seeds | "
                   "steps | status | wall time |", "|---|---|---|---|---|---|---|---|---|---|"]
         for method, e in pair["methods"].items():
