@@ -95,6 +95,9 @@ class RunConfig:
     seed: int = option(0, 'first seed; seeds seed..seed+N-1 run together')
     num_seeds: int = option(1, 'number of seeds trained in one program (vmapped)')
     backend: str = option("auto", 'physics: mjx (MuJoCo MJX in JAX), mujoco (native MuJoCo on host threads), auto (mjx on GPU/TPU)')
+    mjx_solver_iterations: int = option(0, "MJX constraint-solver iterations (0: the model's, 100); MJX's main speed "
+                                           "knob on an accelerator: see docs/mjx-contact-parity.md for its parity cost")
+    mjx_ls_iterations: int = option(0, "MJX line-search iterations (0: the model's, 50)")
     run_dir: str = option("", 'run folder (default runs/<target>-<method>-<time>)')
     teacher_store: str = option("runs/teachers", 'folder of teachers by robot and seed (<store>/<Robot>/seed_<s>/teacher.msgpack)')
     teacher_path: str = option("", 'explicit teacher folder or teacher set (a folder of seed_<s>/), one per --source robot, comma separated')
@@ -211,6 +214,8 @@ def validate(config: Config) -> None:
         )
     if mikt.value_coupling not in ("ramp", "constant"):
         raise ConfigError(f"unknown value coupling {mikt.value_coupling!r}; choose ramp or constant")
+    if run.mjx_solver_iterations < 0 or run.mjx_ls_iterations < 0:
+        raise ConfigError("--mjx-solver-iterations and --mjx-ls-iterations must be >= 0 (0: the model's)")
     if run.teacher_seeds < 1:
         raise ConfigError(f"--teacher-seeds must be at least 1, got {run.teacher_seeds}")
     if mikt.mixing not in ("code", "paper"):

@@ -48,7 +48,11 @@ def env_sharding(num_envs: int) -> Optional[NamedSharding]:
 
 def build_trainer(config: Config, teachers: Sequence = ()) -> Trainer:
     """teachers: one TeacherSpec per source robot (the first of each set gives the agent its shapes)."""
-    env = envs.make(config.run.target, backend=config.run.backend)
+    options = {}
+    if envs.resolve_backend(config.run.backend) == "mjx":
+        options = {"solver_iterations": config.run.mjx_solver_iterations or None,
+                   "ls_iterations": config.run.mjx_ls_iterations or None}
+    env = envs.make(config.run.target, backend=config.run.backend, **options)
     agent = agents_lib.make_agent(
         config.run.method, env.observation_size, env.action_size, config.ppo, config.mikt, teachers
     )
