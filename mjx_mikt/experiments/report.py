@@ -24,7 +24,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from mjx_mikt.experiments.grid import LONG, Cell, Experiment, Protocol, cells_of, parse_pairs, status
+from mjx_mikt.experiments.grid import LONG, Cell, Experiment, Protocol, parse_pairs
 
 CURVE = "episode_return_100"
 COLOURS = {"mikt": "tab:blue", "ppo": "tab:orange", "mlpp": "tab:red", "mikt-no-mi": "tab:purple",
@@ -97,6 +97,22 @@ def teacher_records(protocol: Protocol, source: str) -> List[Dict]:
     return out
 
 
+def finished_or_partial(folder: Path) -> str:
+    """'done' if the cell's summary says it finished all its updates, else 'partial'.
+
+    Read from the committed files only (not checkpoints), so a report regenerated on a fresh
+    clone says the same.
+    """
+    summary, config = folder / "summary.json", folder / "config.json"
+    if summary.is_file() and config.is_file():
+        data, run = json.loads(summary.read_text()), json.loads(config.read_text())
+        expected = run["run"]["total_timesteps"] // (run["ppo"]["num_envs"] * run["ppo"]["rollout_length"])
+        if data.get("status", "finished") == "finished" and not data.get("interrupted") \
+                and data.get("updates") == expected:
+            return "done"
+    return "partial"
+
+
 def cell_entry(cell: Cell, protocol: Protocol) -> Optional[Dict]:
     folder = cell.folder(protocol)
     curve = read_metric(folder, CURVE)
@@ -104,7 +120,7 @@ def cell_entry(cell: Cell, protocol: Protocol) -> Optional[Dict]:
         return None
     steps, values = curve
     stats = curve_stats(steps, values)
-    entry = {"cell": str(folder), "status": status(cell, protocol), "seeds": int(values.shape[0]),
+    entry = {"cell": str(folder), "status": finished_or_partial(folder), "seeds": int(values.shape[0]),
              "env_steps": int(steps[-1]), "updates": int(steps.size)}
     entry.update({k: _mean_std(v) for k, v in stats.items()})
     summary = folder / "summary.json"
@@ -158,6 +174,18 @@ def _fmt(stat: Optional[Dict]) -> str:
     return f"{stat['mean']:,.0f} ± {stat['std']:,.0f}"
 
 
+def pair_table(pair: Dict) -> List[str]:
+    """The markdown table of one pair (also what the README quotes; tests/test_results.py compares)."""
+    lines = ["| method | final | auc | jumpstart | steps to PPO's final | eval (deterministic) | seeds | "
+             "steps | status | wall time |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for method, e in pair["methods"].items():
+        reach = f"{e['steps_to_ppo_final']:,}" if e.get("steps_to_ppo_final") else "-"
+        wall = f"{e['wall_time_s'] / 60:.0f} min" if e.get("wall_time_s") else "-"
+        lines.append(f"| {method} | {_fmt(e['final'])} | {_fmt(e['auc'])} | {_fmt(e['jumpstart'])} | {reach} | "
+                     f"{_fmt(e.get('eval_return'))} | {e['seeds']} | {e['env_steps']:,} | {e['status']} | {wall} |")
+    return lines
+
+
 def markdown(report: Dict) -> str:
     p = report["protocol"]
     lines = [f"# {report['title']}", "",
@@ -177,13 +205,7 @@ def markdown(report: Dict) -> str:
             lines += [f"Teachers ({pair['source']}, seeds {', '.join(str(t['seed']) for t in pair['teachers'])}; "
                       f"student seed i reads teacher i): training return (last 100 episodes) {tr}; "
                       f"deterministic evaluation {ev}{theirs}", ""]
-        lines += ["| method | final | auc | jumpstart | steps to PPO's final | eval (deterministic) | seeds | "
-                  "steps | status | wall time |", "|---|---|---|---|---|---|---|---|---|---|"]
-        for method, e in pair["methods"].items():
-            reach = f"{e['steps_to_ppo_final']:,}" if e.get("steps_to_ppo_final") else "-"
-            wall = f"{e['wall_time_s'] / 60:.0f} min" if e.get("wall_time_s") else "-"
-            lines.append(f"| {method} | {_fmt(e['final'])} | {_fmt(e['auc'])} | {_fmt(e['jumpstart'])} | {reach} | "
-                         f"{_fmt(e.get('eval_return'))} | {e['seeds']} | {e['env_steps']:,} | {e['status']} | {wall} |")
+        lines += pair_table(pair)
         ratios = [f"MIKT/{b.upper()} {k} {pair[f'mikt_over_{b}_{k}']}" for b in ("ppo", "mlpp")
                   for k in ("final", "auc") if pair.get(f"mikt_over_{b}_{k}") is not None]
         lines += ["", ("Ratios: " + ", ".join(ratios)) if ratios else "", ""]
