@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -48,6 +49,34 @@ def latest_step(directory: Path) -> Optional[int]:
         return None
     with _manager(directory, max_to_keep=None) as manager:
         return manager.latest_step()
+
+
+def all_steps(directory: Path) -> list:
+    if not directory.is_dir():
+        return []
+    with _manager(directory, max_to_keep=None) as manager:
+        return sorted(manager.all_steps())
+
+
+def restore_latest_readable(directory: Path, abstract_state: Any):
+    """Restore the newest checkpoint that can be read, newest first -> (state, meta, step).
+
+    A corrupt or partial newest checkpoint (a crash while writing it, a damaged disk) costs one
+    warning line and the updates since the previous one, not the run.
+    """
+    steps = all_steps(directory)
+    if not steps:
+        raise CheckpointError(f"no checkpoint found in {directory}")
+    errors = []
+    for step in reversed(steps):
+        try:
+            state, meta = restore_checkpoint(directory, abstract_state, step)
+        except CheckpointError as err:
+            errors.append(str(err))
+            print(f"warning: {err}; trying the previous checkpoint", file=sys.stderr, flush=True)
+            continue
+        return state, meta, step
+    raise CheckpointError(f"no readable checkpoint in {directory} ({len(errors)} tried)")
 
 
 def restore_checkpoint(directory: Path, abstract_state: Any, step: Optional[int] = None):

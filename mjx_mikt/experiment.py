@@ -184,6 +184,18 @@ def final_video(config: Config, run_dir: Path) -> Optional[Path]:
         return None
 
 
+def check_teachers_fit(config: Config, specs) -> None:
+    """A teacher the student's agent cannot use (e.g. another layer count) is bad input: one line."""
+    if not specs:
+        return
+    env = envs.make(config.run.target, backend="mujoco")
+    try:
+        agents_lib.make_agent(config.run.method, env.observation_size, env.action_size, config.ppo, config.mikt,
+                              [robot_specs[0] for robot_specs in specs])
+    except ValueError as err:
+        raise ConfigError(f"teacher does not fit the student: {err}") from None
+
+
 # --------------------------------------------------------------- lifecycle
 EXIT_DIVERGED = 3
 
@@ -215,7 +227,7 @@ def prepare_new(config: Config):
             f"no teacher for {', '.join(missing)} in {config.run.teacher_store} and --no-train-teacher was given"
         )
     if not missing:
-        teachers_lib.resolve(config)  # validates teacher files now
+        check_teachers_fit(config, teachers_lib.resolve(config))  # validates teacher files now
     warning = paper_comparison_warning(config)
     if warning:
         print(warning, file=sys.stderr)

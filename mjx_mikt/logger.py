@@ -100,6 +100,14 @@ class RunLogger:
                 writer.writerow([update, env_steps, seed, f"{returns[seed].mean():.6g}",
                                  f"{returns[seed].std():.6g}", f"{lengths[seed].mean():.6g}"])
 
+    def evaluated_updates(self) -> set:
+        """The updates that have evaluation rows in eval.csv."""
+        path = self.run_dir / EVAL_CSV
+        if not path.is_file():
+            return set()
+        with path.open() as f:
+            return {int(row["update"]) for row in csv.DictReader(f)}
+
     def flush(self) -> None:
         for writer in self.seed_writers + [self.mean_writer]:
             writer.flush()

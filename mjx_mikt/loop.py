@@ -176,7 +176,7 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
     keys = seed_keys(config)
     if resume:
         abstract = jax.eval_shape(init, keys, teachers)
-        state, _ = checkpoint.restore_checkpoint(ckpt_dir, abstract)
+        state, _, _ = checkpoint.restore_latest_readable(ckpt_dir, abstract)
     else:
         state = init(keys, teachers)
         # update 0 is a checkpoint too: a run stopped (or diverged) before its first one can resume
@@ -207,6 +207,10 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
         result = jax.device_get(evaluate[use_teacher](state.params, state.obs_stats, eval_keys, state.teachers))
         logger.evaluation(update, update * batch, result["return"], result["length"])
         return result
+
+    if resume and update > 0 and run.eval_every > 0 and update % run.eval_every == 0 \
+            and update not in logger.evaluated_updates():
+        run_eval(state, update)  # the run was interrupted during this evaluation: do it again
 
     progress = Progress(label, trainer.num_updates, batch, num_seeds=run.num_seeds)
     start = time.time()

@@ -100,6 +100,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return Config(run=run, ppo=ppo, mikt=mikt)
 
 
+EXIT_IO = 74  # sysexits' EX_IOERR: the run's files could not be written or read
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse, then hand the run to `experiment` (the one lifecycle); returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -113,6 +116,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ConfigError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # full disk, read-only folder, ...: what failed and where, in one line
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"error: cannot write or read run files{where}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_IO
 
 
 if __name__ == "__main__":

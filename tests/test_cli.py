@@ -188,3 +188,33 @@ def test_a_run_without_rendering_finishes_and_says_why(tmp_path):
     warning = [line for line in out.stderr.splitlines() if "no video" in line]
     assert len(warning) == 1 and "cannot render" in warning[0]
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["status"] == "finished"
+
+
+def test_teacher_with_another_layer_count_exits_2(tmp_path, capsys):
+    import jax
+
+    from mjx_mikt import agents, checkpoint
+    from mjx_mikt.config import MIKTConfig, PPOConfig
+
+    deep = agents.PPOAgent(97, 10, PPOConfig(hidden_sizes=(64, 64, 64)))
+    params = jax.tree.map(np.asarray, deep.init(jax.random.PRNGKey(0)))
+    checkpoint.save_teacher(tmp_path / "deep", "CentipedeFour", 97, 10, params, np.zeros(97), np.ones(97), {})
+    _bad(["--target", "Hopper", "--source", "CentipedeFour", "--teacher", str(tmp_path / "deep")],
+         tmp_path, capsys, "does not fit the student")
+
+
+def test_full_disk_is_one_line_and_exit_74(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from mjx_mikt import experiment
+
+    def full(run_dir, config):
+        raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / "config.json"))
+
+    monkeypatch.setattr(experiment, "write_config", full)
+    code = cli.main(["--method", "ppo", "--target", "Hopper", "--run-dir", str(tmp_path / "r"),
+                     "--teacher-store", str(tmp_path / "s")] + TINY)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 74
+    assert len([line for line in err if line.startswith("error:")]) == 1 and "No space left" in err[-1]
+    assert not any("Traceback" in line for line in err)

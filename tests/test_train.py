@@ -134,3 +134,42 @@ def test_two_device_sharded_run_matches_one_device():
     lines = dict(line.split() for line in out.stdout.splitlines() if line.startswith(("shards", "maxdiff")))
     assert int(lines["shards"]) == 2
     assert float(lines["maxdiff"]) < 1e-4
+
+
+def test_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, capsys):
+    config = toy_config()
+    whole = run_training(toy_trainer(config), config, tmp_path / "whole", "whole")
+    run_training(toy_trainer(config), config, tmp_path / "part", "part", stop_after_updates=4)
+    newest = tmp_path / "part" / "checkpoints" / "4"
+    for path in newest.rglob("*"):
+        if path.is_file() and path.stat().st_size > 0 and "state" in str(path):
+            path.write_bytes(b"garbage")
+    resumed = run_training(toy_trainer(config), config, tmp_path / "part", "part", resume=True)
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "checkpoint 4" in warnings[0] and "previous" in warnings[0]
+    for a, b in zip(leaves(whole.final_state.params), leaves(resumed.final_state.params)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_interrupted_evaluation_is_done_again_on_resume(tmp_path, monkeypatch):
+    from mjx_mikt import logger as logger_lib
+
+    config = toy_config()
+    whole = run_training(toy_trainer(config), config, tmp_path / "whole", "whole")
+    original = logger_lib.RunLogger.evaluation
+    calls = {"n": 0}
+
+    def interrupted(self, update, *args):
+        calls["n"] += 1
+        if update == 3 and calls["n"] == 1:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the evaluation at update 3
+        return original(self, update, *args)
+
+    monkeypatch.setattr(logger_lib.RunLogger, "evaluation", interrupted)
+    part = run_training(toy_trainer(config), config, tmp_path / "part", "part")
+    assert part.interrupted and part.updates == 3  # the update had finished, its evaluation had not
+    monkeypatch.setattr(logger_lib.RunLogger, "evaluation", original)
+    resumed = run_training(toy_trainer(config), config, tmp_path / "part", "part", resume=True)
+    assert (tmp_path / "part" / "eval.csv").read_text() == (tmp_path / "whole" / "eval.csv").read_text()
+    for a, b in zip(leaves(whole.final_state.params), leaves(resumed.final_state.params)):
+        np.testing.assert_array_equal(a, b)
