@@ -152,6 +152,17 @@ def summarize(result: RunResult, config: Config, out=None, teacher_records=None,
     return summary
 
 
+def describe(config: Config, resume: bool = False) -> str:
+    """One line saying what runs: method, robots, preset and its shape, backend, device, seeds, budget."""
+    run, ppo = config.run, config.ppo
+    pair = f"{'+'.join(run.source)} -> {run.target}" if run.method != "ppo" else run.target
+    return (f"{'resuming' if resume else 'run'}: {run.method} {pair} | preset {run.preset} ({ppo.num_envs} envs x "
+            f"{ppo.rollout_length} steps, {ppo.num_minibatches} minibatches x {ppo.update_epochs} epochs, "
+            f"{config.num_updates} updates) | backend {run.backend} on {jax.default_backend()} | "
+            f"{run.num_seeds} seed(s) from {run.seed} | {config.num_updates * ppo.batch_size:,} env steps per seed | "
+            f"{run.run_dir}")
+
+
 def teacher_assignment(config: Config, records: List[dict]) -> List[dict]:
     """Which teacher (per source robot) each student seed read, with its provenance."""
     by_key = {(r["robot"], r["index"]): r for r in records}
@@ -309,6 +320,7 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
     trainer = build_trainer(config, [robot_specs[0] for robot_specs in specs])
     stacked = teachers_lib.stacked_state(trainer.agent, config, specs)
     label = label or f"{config.run.method} {config.run.target}"
+    print(describe(config, resume), file=sys.stderr, flush=True)
     meta = {"target": config.run.target, "method": config.run.method}
     previous = json.loads((run_dir / "summary.json").read_text()).get("wall_time_s", 0.0) if (
         resume and (run_dir / "summary.json").is_file()) else 0.0
