@@ -57,11 +57,11 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 from mujoco import mjx  # noqa: E402
 from mujoco.mjx._src import collision_driver, collision_primitive, constraint  # noqa: E402
-from mujoco.mjx._src import math as mjx_math  # noqa: E402
 from mujoco.mjx._src.types import GeomType  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import centipede_models  # noqa: E402
+from mjx_mikt.envs import mjx_contact  # noqa: E402
 
 np.set_printoptions(precision=4, suppress=True, linewidth=160)
 DTYPE = jnp.float32 if ARGS.f32 else jnp.float64
@@ -90,29 +90,8 @@ def load_model(margin=None, cone=None, iterations=None, ls_iterations=None, tole
 _ORIGINAL_PLANE_CAPSULE = collision_driver._COLLISION_FUNC[(GeomType.PLANE, GeomType.CAPSULE)]
 
 
-@collision_primitive.collider(ncon=2)
-def plane_capsule_c_frame(plane, cap):
-    """MJX's plane_capsule, but with the C engine's frame rule (mju_makeFrame semantics).
-
-    The C engine sets the contact's first tangent to the capsule axis and then removes its normal
-    component; only when that axis is missing (norm < 0.5 BEFORE projection, never the case for a
-    unit axis) does it fall back to the world y (or z) axis. MJX 3.17
-    (collision_primitive.py:74-76) applies the 0.5 test to the axis AFTER projection onto the
-    plane, so a capsule steeper than 60 degrees gets the world y axis as its tangent instead.
-    """
-    n, axis = plane.mat[:, 2], cap.mat[:, 2]
-    b, b_norm = mjx_math.normalize_with_norm(axis - n * jnp.dot(n, axis))
-    y, z = jnp.array([0.0, 1.0, 0.0]), jnp.array([0.0, 0.0, 1.0])
-    fallback = jnp.where((-0.5 < n[1]) & (n[1] < 0.5), y, z)
-    fallback = mjx_math.normalize(fallback - n * jnp.dot(n, fallback))
-    b = jnp.where(b_norm < mujoco.mjMINVAL, fallback, b)  # vertical capsule: degenerate either way
-    frame = jnp.array([[n, b, jnp.cross(n, b)]])
-    segment = axis * cap.size[1]
-    out = []
-    for offset in (segment, -segment):
-        dist, pos = collision_primitive._plane_sphere(n, plane.pos, cap.pos + offset, cap.size[0])
-        out.append((dist[None], pos[None], frame))
-    return jax.tree_util.tree_map(lambda *x: jnp.concatenate(x), *out)
+# MJX's plane_capsule with the C engine's contact-frame rule: the project's fix (see its docstring)
+plane_capsule_c_frame = collision_primitive.collider(ncon=2)(mjx_contact.plane_capsule_c_frame)
 
 
 def make_mjx_forward(m: mujoco.MjModel, c_frame: bool = False):
