@@ -190,19 +190,18 @@ class Trainer:
         ppo, agent = self.ppo, self.agent
         teachers = self._teachers(ts)
 
-        def step(carry, _):
-            env_state, obs_stats, return_stats, disc_return, rng = carry
-            rng, key = jax.random.split(rng)
-            obs = self._normalize_obs(obs_stats, env_state.obs)
+        def step(ts: TrainState, _):
+            """One control step of all envs; the state carried is the TrainState itself."""
+            rng, key = jax.random.split(ts.rng)
+            obs = self._normalize_obs(ts.obs_stats, ts.env_state.obs)
             mean, log_std, value = agent.apply(ts.params, obs, use_teacher=use_teacher, teachers=teachers)
             action = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
             log_prob = gaussian_log_prob(mean, log_std, action)
-            env_state = self._constrain(jax.vmap(self.env.step)(env_state, action))
-            if ppo.normalize_obs:
-                obs_stats = obs_stats.update(env_state.obs)
+            env_state = self._constrain(jax.vmap(self.env.step)(ts.env_state, action))
+            obs_stats = ts.obs_stats.update(env_state.obs) if ppo.normalize_obs else ts.obs_stats
             final_obs = self._normalize_obs(obs_stats, env_state.final_obs)
             _, _, next_value = agent.apply(ts.params, final_obs, use_teacher=use_teacher, teachers=teachers)
-            reward = env_state.reward
+            reward, return_stats, disc_return = env_state.reward, ts.return_stats, ts.discounted_return
             if ppo.normalize_reward:
                 disc_return = disc_return * ppo.gamma + reward
                 return_stats = return_stats.update(disc_return)
@@ -221,18 +220,11 @@ class Trainer:
                 done=env_state.done,
                 env_metrics=dict(env_state.metrics, raw_reward=env_state.reward),
             )
-            return (env_state, obs_stats, return_stats, disc_return, rng), transition
+            ts = ts.replace(env_state=env_state, obs_stats=obs_stats, return_stats=return_stats,
+                            discounted_return=disc_return, rng=rng)
+            return ts, transition
 
-        carry = (ts.env_state, ts.obs_stats, ts.return_stats, ts.discounted_return, ts.rng)
-        carry, traj = jax.lax.scan(step, carry, None, length=ppo.rollout_length)
-        env_state, obs_stats, return_stats, disc_return, rng = carry
-        ts = ts.replace(
-            env_state=env_state,
-            obs_stats=obs_stats,
-            return_stats=return_stats,
-            discounted_return=disc_return,
-            rng=rng,
-        )
+        ts, traj = jax.lax.scan(step, ts, None, length=ppo.rollout_length)
         return ts, traj
 
     # ---------------------------------------------------------------- update
@@ -322,14 +314,15 @@ class Trainer:
 
     # ------------------------------------------------------------- evaluate
     def evaluate(self, params, obs_stats: RunningStats, key: jax.Array, use_teacher: bool = False,
-                 teachers: Any = ()) -> Metrics:
-        """Deterministic policy (the mean action), eval_episodes episodes in parallel.
+                 teachers: Any = (), episodes: Optional[int] = None, max_steps: Optional[int] = None) -> Metrics:
+        """Deterministic policy (the mean action), `episodes` (default eval_episodes) episodes in parallel.
 
         Returns {'return': (E,), 'length': (E,)} of each env's first episode
-        (capped at eval_max_steps control steps).
+        (capped at `max_steps`, default eval_max_steps, control steps).
         """
-        run = self.config.run
-        env_state = jax.vmap(self.env.reset)(jax.random.split(key, run.eval_episodes))
+        episodes = episodes or self.config.run.eval_episodes
+        max_steps = max_steps or self.config.run.eval_max_steps
+        env_state = jax.vmap(self.env.reset)(jax.random.split(key, episodes))
 
         def step(carry, _):
             env_state, total, length, alive = carry
@@ -342,9 +335,9 @@ class Trainer:
             alive = alive * (1.0 - env_state.done)
             return (env_state, total, length, alive), None
 
-        zeros = jnp.zeros((run.eval_episodes,))
+        zeros = jnp.zeros((episodes,))
         carry = (env_state, zeros, zeros, jnp.ones_like(zeros))
-        (_, total, length, _), _ = jax.lax.scan(step, carry, None, length=run.eval_max_steps)
+        (_, total, length, _), _ = jax.lax.scan(step, carry, None, length=max_steps)
         return {"return": total, "length": length}
 
 
