@@ -10,6 +10,8 @@ action sizes, the policy/value params and the observation normaliser.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import sys
@@ -20,6 +22,28 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 from flax import serialization
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write `text` to `path` via a temporary file and a rename: readers see the old or the new file, never half."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+@contextlib.contextmanager
+def locked(directory: Path):
+    """An exclusive advisory lock on `directory` (a `.lock` file in it) for the duration of the block."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class CheckpointError(ValueError):
@@ -113,10 +137,10 @@ def save_teacher(directory: Path, robot: str, observation_size: int, action_size
         "obs_var": np.asarray(obs_var),
     }
     meta = dict(info, robot=robot, observation_size=int(observation_size), action_size=int(action_size))
-    tmp = directory / (TEACHER_FILE + ".tmp")
+    tmp = directory / f".{TEACHER_FILE}.{os.getpid()}.tmp"
     tmp.write_bytes(serialization.msgpack_serialize(payload))
     os.replace(tmp, directory / TEACHER_FILE)
-    (directory / TEACHER_META).write_text(json.dumps(meta, indent=2))
+    write_atomic(directory / TEACHER_META, json.dumps(meta, indent=2))
     return directory
 
 

@@ -75,7 +75,7 @@ def default_run_dir(config: Config) -> Path:
 
 def write_config(run_dir: Path, config: Config) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(config.to_json())
+    checkpoint.write_atomic(run_dir / "config.json", config.to_json())
 
 
 def finished_summary(run_dir: Path, config: Config) -> Optional[dict]:
@@ -132,7 +132,7 @@ def summarize(result: RunResult, config: Config, out=None, teacher_records=None,
         for i in range(recent.shape[0])]
     if teacher_records:
         summary["teachers"] = teacher_records
-    (result.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    checkpoint.write_atomic(result.run_dir / "summary.json", json.dumps(summary, indent=2))
     pair = f"{'+'.join(summary['source'])} -> {config.run.target}" if summary["source"] else config.run.target
     lines = [
         "",
@@ -310,7 +310,7 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
     if config.run.method != "ppo":
         if not resume:
             records = teachers_lib.adopt(config, run_dir)
-            (run_dir / "teachers" / "provenance.json").write_text(json.dumps(records, indent=2))
+            checkpoint.write_atomic(run_dir / "teachers" / "provenance.json", json.dumps(records, indent=2))
         else:
             path = run_dir / "teachers" / "provenance.json"
             records = json.loads(path.read_text()) if path.is_file() else []

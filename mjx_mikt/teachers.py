@@ -193,11 +193,13 @@ def register(result, trainer, config: Config, store: Path) -> List[int]:
         own = seed_folder(Path(result.run_dir) / "teacher", seed)
         checkpoint.save_teacher(own, config.run.target, env.observation_size, env.action_size, params, mean, var, info)
         slot = seed_folder(store, seed)
-        if is_teacher(slot) and file_hash(slot) != file_hash(own):
-            print(f"seed {seed}: not registered, {slot} already holds a different teacher "
-                  f"(remove it to replace it; this run's is in {own})", file=sys.stderr, flush=True)
-            continue
-        checkpoint.save_teacher(slot, config.run.target, env.observation_size, env.action_size, params, mean, var, info)
+        with checkpoint.locked(store):  # concurrent runs registering the same robot take turns
+            if is_teacher(slot) and file_hash(slot) != file_hash(own):
+                print(f"seed {seed}: not registered, {slot} already holds a different teacher "
+                      f"(remove it to replace it; this run's is in {own})", file=sys.stderr, flush=True)
+                continue
+            checkpoint.save_teacher(slot, config.run.target, env.observation_size, env.action_size, params, mean,
+                                    var, info)
         registered.append(seed)
     return registered
 

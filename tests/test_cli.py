@@ -218,3 +218,13 @@ def test_full_disk_is_one_line_and_exit_74(tmp_path, capsys, monkeypatch):
     assert code == 74
     assert len([line for line in err if line.startswith("error:")]) == 1 and "No space left" in err[-1]
     assert not any("Traceback" in line for line in err)
+
+
+def test_default_run_folders_never_collide_across_processes(tmp_path):
+    script = ("from mjx_mikt import experiment; from mjx_mikt.config import Config\n"
+              "print('\\n'.join(str(experiment.default_run_dir(Config())) for _ in range(10)))")
+    procs = [subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+                              env=dict(__import__("os").environ, PYTHONPATH=str(REPO))) for _ in range(2)]
+    folders = [line for p in procs for line in p.communicate(timeout=300)[0].split()]
+    assert all(p.returncode == 0 for p in procs)
+    assert len(folders) == 20 and len(set(folders)) == 20

@@ -24,6 +24,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from mjx_mikt.checkpoint import write_atomic
 from mjx_mikt.experiments.grid import LONG, Cell, Experiment, Protocol, parse_pairs
 
 CURVE = "episode_return_100"
@@ -294,7 +295,7 @@ def write(experiment: Experiment, protocol: Protocol, pairs=None, methods=None) 
     folder = protocol.out / experiment.name
     folder.mkdir(parents=True, exist_ok=True)
     written = {"json": folder / "report.json", "md": folder / "report.md"}
-    written["json"].write_text(json.dumps(report, indent=2) + "\n")
+    write_atomic(written["json"], json.dumps(report, indent=2) + "\n")
     text = markdown(report)
     images = {"curves": figure(report, folder / f"{experiment.name}.png"),
               "eval": figure(report, folder / f"{experiment.name}-eval.png", "return_mean", "eval.csv",
@@ -305,5 +306,5 @@ def write(experiment: Experiment, protocol: Protocol, pairs=None, methods=None) 
         if image is not None:
             written[key] = image
             text += f"\n![{key}]({image.name})\n"
-    written["md"].write_text(text)
+    write_atomic(written["md"], text)
     return written
