@@ -154,16 +154,23 @@ def build(experiment: Experiment, protocol: Protocol, pairs=None, methods=None) 
             entry = cell_entry(cell, protocol)
             if entry is not None:
                 pair["methods"][method] = entry
-        ppo_final = pair["methods"].get("ppo", {}).get("final", {}).get("mean")
+        # final, auc and ratios compare finished cells only; a partial cell is compared at the last
+        # env step every cell of the pair has reached
+        ppo = pair["methods"].get("ppo", {})
+        ppo_final = ppo.get("final", {}).get("mean") if ppo.get("status") == "done" else None
+        common = min((e["env_steps"] for e in pair["methods"].values()), default=None)
+        pair["common_env_steps"] = common
         for method, entry in pair["methods"].items():
-            curve = read_metric(Path(entry["cell"]), CURVE)
-            entry["steps_to_ppo_final"] = steps_to_reach(*curve, ppo_final) if method != "ppo" else None
+            steps, values = read_metric(Path(entry["cell"]), CURVE)
+            entry["steps_to_ppo_final"] = steps_to_reach(steps, values, ppo_final) if method != "ppo" else None
+            entry["at_common_steps"] = _mean_std(values[:, int(np.searchsorted(steps, common))])
         mikt = pair["methods"].get("mikt")
         for base in ("ppo", "mlpp"):
             other = pair["methods"].get(base)
+            both_done = bool(mikt and other and mikt["status"] == other["status"] == "done")
             for key in ("final", "auc"):
-                a = mikt[key]["mean"] if mikt else None
-                b = other[key]["mean"] if other else None
+                a = mikt[key]["mean"] if both_done else None
+                b = other[key]["mean"] if both_done else None
                 pair[f"mikt_over_{base}_{key}"] = round(a / b, 3) if a is not None and b not in (None, 0) else None
         report["pairs"].append(pair)
     return report
@@ -177,12 +184,15 @@ def _fmt(stat: Optional[Dict]) -> str:
 
 def pair_table(pair: Dict) -> List[str]:
     """The markdown table of one pair (also what the README quotes; tests/test_results.py compares)."""
-    lines = ["| method | final | auc | jumpstart | steps to PPO's final | eval (deterministic) | seeds | "
-             "steps | status | wall time |", "|---|---|---|---|---|---|---|---|---|---|"]
+    common = pair.get("common_env_steps")
+    lines = ["| method | final | auc | jumpstart | at " + (f"{common:,}" if common else "-") + " steps | "
+             "steps to PPO's final | eval (deterministic) | seeds | steps | status | wall time |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for method, e in pair["methods"].items():
         reach = f"{e['steps_to_ppo_final']:,}" if e.get("steps_to_ppo_final") else "-"
         wall = f"{e['wall_time_s'] / 60:.0f} min" if e.get("wall_time_s") else "-"
-        lines.append(f"| {method} | {_fmt(e['final'])} | {_fmt(e['auc'])} | {_fmt(e['jumpstart'])} | {reach} | "
+        lines.append(f"| {method} | {_fmt(e['final'])} | {_fmt(e['auc'])} | {_fmt(e['jumpstart'])} | "
+                     f"{_fmt(e.get('at_common_steps'))} | {reach} | "
                      f"{_fmt(e.get('eval_return'))} | {e['seeds']} | {e['env_steps']:,} | {e['status']} | {wall} |")
     return lines
 
@@ -192,8 +202,10 @@ def markdown(report: Dict) -> str:
     lines = [f"# {report['title']}", "",
              f"Protocol: {p['seeds']} seeds x {p['timesteps']:,} env steps, preset `{p['preset']}`, backend "
              f"`{p['backend']}`, cells in `{p['out']}`. Curve: mean raw return of the last 100 training "
-             "episodes (the paper's). final = last 10% of updates, auc = mean over training, jumpstart = "
-             "first 5%; mean ± std over seeds.", ""]
+             "episodes (the paper's). final = last 10% of a cell's updates, auc = mean over its training, "
+             "jumpstart = first 5%, 'at N steps' = the curve at the last env step every cell of the pair has "
+             "reached (how a partial cell compares); mean ± std over seeds. Ratios and steps to PPO's final "
+             "return need finished cells.", ""]
     for pair in report["pairs"]:
         lines += [f"## {pair['source']} → {pair['target']}", ""]
         if pair["teachers"]:
