@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import jax
 import numpy as np
@@ -171,30 +171,6 @@ def teacher_assignment(config: Config, records: List[dict]) -> List[dict]:
             for i, k in enumerate(teachers_lib.per_seed_index(config))]
 
 
-def final_video(config: Config, run_dir: Path) -> Optional[Path]:
-    """Render seed 0's final policy (one episode, up to eval_max_steps) to RUN_DIR/videos/.
-
-    Rendering is optional: when it is unavailable or fails, one warning line says why and the run
-    is unaffected.
-    """
-    try:
-        from mjx_mikt import render
-
-        available, why = render.rendering_available()
-        if not available:
-            print(f"warning: no video of the policy: cannot render ({why})", file=sys.stderr, flush=True)
-            return None
-        robot, policy, _ = render.run_policy(run_dir, 0)
-        images, episode_return = render.frames(robot, policy, steps=min(config.run.eval_max_steps, 1000), seed=0)
-        path = render.write_video(images, Path(run_dir) / "videos" / f"seed0-return{episode_return:.0f}.mp4")
-        print(f"video: {path}", flush=True)
-        return path
-    except Exception as err:  # a video is a convenience: never fail a finished run for it
-        print(f"warning: no video of the policy: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
-              file=sys.stderr, flush=True)
-        return None
-
-
 def check_teachers_fit(config: Config, specs) -> None:
     """A teacher the student's agent cannot use (e.g. another layer count) is bad input: one line."""
     if not specs:
@@ -256,7 +232,7 @@ class TeacherRunStopped(Exception):
     """The teacher run a transfer run needed did not finish (its exit code is the argument)."""
 
 
-def train_missing_teachers(config: Config) -> None:
+def train_missing_teachers(config: Config, on_finished: Optional[Callable] = None) -> None:
     """Train (in one K-seed program) and register the teachers a transfer run needs and the store lacks."""
     for robot in teachers_lib.missing(config):
         k = config.run.teacher_seeds
@@ -271,24 +247,24 @@ def train_missing_teachers(config: Config) -> None:
         run_dir = default_run_dir(teacher_config)
         teacher_config = dataclasses.replace(
             teacher_config, run=dataclasses.replace(teacher_run, run_dir=str(run_dir)))
-        teacher_summary = train_and_report(teacher_config, run_dir, label=f"teacher {robot}")
+        teacher_summary = train_and_report(teacher_config, run_dir, label=f"teacher {robot}", on_finished=on_finished)
         if teacher_summary["status"] != "finished":
             raise TeacherRunStopped(exit_code(teacher_summary))
         if teachers_lib.missing(dataclasses.replace(config, run=dataclasses.replace(config.run, source=(robot,)))):
             raise ConfigError(f"training the {robot} teacher(s) did not register {k} finite teacher(s)")
 
 
-def start(config: Config) -> int:
+def start(config: Config, on_finished: Optional[Callable] = None) -> int:
     """A new run from a CLI config: validate, train missing teachers, train; returns the exit code."""
     config, run_dir = prepare_new(config)
     try:
-        train_missing_teachers(config)
+        train_missing_teachers(config, on_finished)
     except TeacherRunStopped as stopped:
         return stopped.args[0]
-    return exit_code(train_and_report(config, run_dir))
+    return exit_code(train_and_report(config, run_dir, on_finished=on_finished))
 
 
-def resume(run_dir: Path) -> int:
+def resume(run_dir: Path, on_finished: Optional[Callable] = None) -> int:
     """Continue the run in run_dir from its last checkpoint (a finished run: print, touch nothing)."""
     config = load_run_config(run_dir)
     if checkpoint.latest_step(run_dir / "checkpoints") is None:
@@ -298,12 +274,16 @@ def resume(run_dir: Path) -> int:
         print(f"{run_dir} already finished {finished['updates']} updates; "
               f"final eval return per seed {finished['eval_return_per_seed']}", flush=True)
         return 0
-    return exit_code(train_and_report(config, run_dir, resume=True))
+    return exit_code(train_and_report(config, run_dir, resume=True, on_finished=on_finished))
 
 
 def train_and_report(config: Config, run_dir: Path, resume: bool = False, label: Optional[str] = None,
-                     stop_after_updates: Optional[int] = None) -> dict:
-    """Train the run in run_dir (fresh or resumed), print and write its summary, register a ppo run's teachers."""
+                     stop_after_updates: Optional[int] = None, on_finished: Optional[Callable] = None) -> dict:
+    """Train the run in run_dir (fresh or resumed), print and write its summary, register a ppo run's teachers.
+
+    on_finished(config, run_dir) runs after a finished run (the CLI passes `render.final_video`; this
+    module does not import render, which imports it).
+    """
     if not resume:
         write_config(run_dir, config)
     records = []
@@ -328,8 +308,8 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
                           stop_after_updates=stop_after_updates)
     summary = summarize(result, config, teacher_records=teacher_assignment(config, records) if records else None,
                         previous_wall_time=previous)
-    if summary["status"] == "finished" and config.run.video:
-        final_video(config, run_dir)
+    if summary["status"] == "finished" and config.run.video and on_finished is not None:
+        on_finished(config, run_dir)
     if config.run.method == "ppo" and summary["status"] == "finished" and config.run.register_teacher:
         store = teachers_lib.store_path(config, config.run.target)
         seeds = teachers_lib.register(result, trainer, config, store)

@@ -44,7 +44,7 @@ import numpy as np
 from mujoco.rendering.classic import gl_context as _gl_context
 
 from mjx_mikt import checkpoint, envs
-from mjx_mikt.config import ConfigError, PPOConfig
+from mjx_mikt.config import Config, ConfigError, PPOConfig
 from mjx_mikt.normalization import RunningStats, normalize
 
 # A process that imported mujoco before MUJOCO_GL was set (a test session, the
@@ -240,6 +240,28 @@ def run_policy(run_dir: Path, seed_index: int = 0) -> Tuple[str, Policy, int]:
     policy = _mean_action(trainer.agent, of_seed(state.params), stats, config.ppo.obs_clip,
                           use_teacher=trainer.use_teacher_at(update), teachers=teachers)
     return config.run.target, policy, update
+
+
+def final_video(config: Config, run_dir: Path) -> Optional[Path]:
+    """Render seed 0's final policy (one episode, up to eval_max_steps) to RUN_DIR/videos/.
+
+    Rendering is optional: when it is unavailable or fails, one warning line says why and the run
+    is unaffected.
+    """
+    try:
+        available, why = rendering_available()
+        if not available:
+            print(f"warning: no video of the policy: cannot render ({why})", file=sys.stderr, flush=True)
+            return None
+        robot, policy, _ = run_policy(run_dir, 0)
+        images, episode_return = frames(robot, policy, steps=min(config.run.eval_max_steps, 1000), seed=0)
+        path = write_video(images, Path(run_dir) / "videos" / f"seed0-return{episode_return:.0f}.mp4")
+        print(f"video: {path}", flush=True)
+        return path
+    except Exception as err:  # a video is a convenience: never fail a finished run for it
+        print(f"warning: no video of the policy: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
+              file=sys.stderr, flush=True)
+        return None
 
 
 # ---------------------------------------------------------------------- CLI

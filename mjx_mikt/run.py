@@ -109,10 +109,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from mjx_mikt import experiment
     from mjx_mikt.checkpoint import CheckpointError
 
+    from mjx_mikt.render import final_video
+
     try:
         if args.resume:
-            return experiment.resume(Path(args.resume))
-        return experiment.start(config_from_args(args))
+            return experiment.resume(Path(args.resume), on_finished=final_video)
+        return experiment.start(config_from_args(args), on_finished=final_video)
     except (ConfigError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
