@@ -23,7 +23,7 @@ from mjx_mikt import agents as agents_lib
 from mjx_mikt import checkpoint, envs, teachers as teachers_lib
 from mjx_mikt.config import Config, ConfigError, paper_comparison_warning, validate
 from mjx_mikt.loop import RunResult, run_training
-from mjx_mikt.train import Trainer, make_train
+from mjx_mikt.train import Trainer, make_train, recent_means_per_seed
 
 
 def check_robots(config: Config) -> None:
@@ -125,11 +125,7 @@ def summarize(result: RunResult, config: Config, out=None, teacher_records=None,
         "status": "diverged" if result.diverged else "interrupted" if result.interrupted else (
             "finished" if result.updates == config.num_updates else "stopped"),
     }
-    recent = np.asarray(result.final_state.recent_returns)
-    finished = np.asarray(result.final_state.episodes_finished)
-    summary["episode_return_100_per_seed"] = [
-        float(recent[i][:min(int(finished[i]), recent.shape[1])].mean()) if finished[i] > 0 else None
-        for i in range(recent.shape[0])]
+    summary["episode_return_100_per_seed"] = recent_means_per_seed(result.final_state)
     if teacher_records:
         summary["teachers"] = teacher_records
     checkpoint.write_atomic(result.run_dir / "summary.json", json.dumps(summary, indent=2))

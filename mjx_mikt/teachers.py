@@ -31,6 +31,7 @@ from mjx_mikt import agents as agents_lib
 from mjx_mikt import checkpoint, envs
 from mjx_mikt.checkpoint import TEACHER_FILE, TEACHER_META, CheckpointError
 from mjx_mikt.config import Config, ConfigError
+from mjx_mikt.train import recent_means_per_seed
 
 RUN_TEACHERS = "teachers"  # folder of a run's own teacher copies
 
@@ -174,6 +175,7 @@ def register(result, trainer, config: Config, store: Path) -> List[int]:
     which. Returns the registered seeds.
     """
     state, env = result.final_state, trainer.env
+    recent = recent_means_per_seed(state)  # the paper's curve at the end, per seed
     registered = []
     for i in range(config.run.num_seeds):
         seed = config.run.seed + i
@@ -184,10 +186,9 @@ def register(result, trainer, config: Config, store: Path) -> List[int]:
             print(f"seed {seed}: parameters or evaluation not finite; not registered as a teacher",
                   file=sys.stderr, flush=True)
             continue
-        recent = np.asarray(state.recent_returns)[i][:min(int(np.asarray(state.episodes_finished)[i]), 100)]
         info = {"source_run": str(result.run_dir), "seed": seed, "env_steps": result.env_steps,
                 "eval_return": eval_return,
-                "episode_return_100": float(recent.mean()) if recent.size else None,
+                "episode_return_100": recent[i],
                 "saved": time.strftime("%Y-%m-%d %H:%M:%S")}
         mean, var = np.asarray(state.obs_stats.mean)[i], np.asarray(state.obs_stats.var)[i]
         own = seed_folder(Path(result.run_dir) / "teacher", seed)

@@ -30,6 +30,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import struct
 
@@ -79,6 +80,12 @@ def push_episode_returns(buffer: jax.Array, count: jax.Array, returns: jax.Array
     index = jnp.where(keep, (count + position) % size, size)  # out of bounds -> dropped
     buffer = buffer.at[index].set(flat_returns, mode="drop")
     return buffer, count + finished.astype(count.dtype)
+
+
+def recent_means_per_seed(ts) -> list:
+    """Host side: the paper's curve at the end of a seed-batched TrainState, per seed (None before any episode)."""
+    buffers, counts = np.asarray(ts.recent_returns), np.asarray(ts.episodes_finished)
+    return [float(b[:min(int(c), b.shape[0])].mean()) if c > 0 else None for b, c in zip(buffers, counts)]
 
 
 def recent_mean(buffer: jax.Array, count: jax.Array) -> jax.Array:
