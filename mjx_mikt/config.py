@@ -9,9 +9,17 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Literal, Optional, Tuple, get_args, get_origin, get_type_hints
 
-METHODS = ("mikt", "mikt-no-mi", "mikt-no-rl-grad", "mikt-no-kl", "mlpp", "ppo")
+# The closed sets of choices. A field typed with one of these is checked once, in `validate`, and
+# its choices are listed in its --help; `choices_of` reads them back from the type.
+Method = Literal["mikt", "mikt-no-mi", "mikt-no-rl-grad", "mikt-no-kl", "mlpp", "ppo"]
+Preset = Literal["paper", "paper-exact", "paper-wide", "gpu"]
+Backend = Literal["auto", "mjx", "mujoco"]
+Mixing = Literal["code", "paper"]
+ValueCoupling = Literal["ramp", "constant"]
+
+METHODS: Tuple[str, ...] = get_args(Method)
 
 
 def option(default: Any, help: str):
@@ -22,6 +30,12 @@ def option(default: Any, help: str):
 def help_of(kind, name: str) -> str:
     """The help text of field `name` of config dataclass `kind`."""
     return next(f for f in dataclasses.fields(kind) if f.name == name).metadata.get("help", name)
+
+
+def choices_of(kind, name: str) -> Optional[Tuple[str, ...]]:
+    """The allowed values of field `name` of config dataclass `kind` if it is typed with a Literal, else None."""
+    hint = get_type_hints(kind)[name]
+    return get_args(hint) if get_origin(hint) is Literal else None
 
 
 class ConfigError(ValueError):
@@ -69,12 +83,12 @@ class PPOConfig:
 class MIKTConfig:
     """MIKT's transfer terms (SPEC §4). Defaults are the authors' coefficients."""
 
-    mixing: str = option("code", "code: h = tanh(p_s(Wh+b) + p_t U z) as the authors' code; paper: without U (Eq. 2)")
+    mixing: Mixing = option("code", "code: h = tanh(p_s(Wh+b) + p_t U z) as the authors' code; paper: without U (Eq. 2)")
     c_ps: float = option(0.5, 'policy coupling coefficient (reached at coupling_end)')
     c_vps: float = option(0.05, 'value coupling coefficient')
     c_kl: float = option(0.05, 'coefficient of 0.5 mean((log pi - log pi_old)^2)')
     c_mi: float = option(0.5, 'coefficient of the mutual-information loss')
-    value_coupling: str = option("ramp", "ramp: value coupling c_vps*coupling/c_ps, ramped with the policy's; constant: c_vps while the teacher is used")
+    value_coupling: ValueCoupling = option("ramp", "ramp: value coupling c_vps*coupling/c_ps, ramped with the policy's; constant: c_vps while the teacher is used")
     coupling_start: float = option(0.45, 'training fraction where the coupling starts ramping up')
     coupling_end: float = option(0.9, 'training fraction where coupling is full and the teacher is dropped')
     init_student_logit: float = option(-0.1, 'initial a in [p_s, p_t] = softmax([a, b])')
@@ -89,12 +103,12 @@ class RunConfig:
 
     target: str = option("CentipedeEight", 'robot the student learns (see the robot list below)')
     source: Tuple[str, ...] = option(("CentipedeFour",), 'teacher robot(s), comma separated; several give MIKT several teachers')
-    method: str = option("mikt", f"one of {', '.join(METHODS)}")
-    preset: str = option("paper", "PPO hyper-parameter preset: paper, paper-exact, paper-wide, gpu (paper = SPEC's optimisation from 8 envs x 256 steps; paper-exact = 1 env x 2048 steps, time limit terminal; paper-wide = 64 envs x 32 steps; gpu = 2048 envs, 4 epochs: too few updates for a paper comparison)")
+    method: Method = option("mikt", "training method: mikt and its ablations, mlpp (the paper's baseline) or ppo from scratch")
+    preset: Preset = option("paper", "PPO hyper-parameter preset (paper = SPEC's optimisation from 8 envs x 256 steps; paper-exact = 1 env x 2048 steps, time limit terminal; paper-wide = 64 envs x 32 steps; gpu = 2048 envs, 4 epochs: too few updates for a paper comparison)")
     total_timesteps: int = option(2_000_000, 'env steps per seed')
     seed: int = option(0, 'first seed; seeds seed..seed+N-1 run together')
     num_seeds: int = option(1, 'number of seeds trained in one program (vmapped)')
-    backend: str = option("auto", 'physics: mjx (MuJoCo MJX in JAX), mujoco (native MuJoCo on host threads), auto (mjx on GPU/TPU)')
+    backend: Backend = option("auto", 'physics: mjx (MuJoCo MJX in JAX), mujoco (native MuJoCo on host threads), auto (mjx on GPU/TPU)')
     # 4/4 gives the same parity with native MuJoCo as the model's 100/50 on CentipedeFour contact states
     # (docs/mjx-contact-parity.md, "Solver iterations"); 2 does not. MJX's main speed knob.
     mjx_solver_iterations: int = option(4, "MJX constraint-solver iterations (0: the model's, 100)")
@@ -190,12 +204,13 @@ def paper_comparison_warning(config: Config) -> str:
 def validate(config: Config) -> None:
     """Raise ConfigError with a one-line reason if the config cannot run."""
     run, ppo, mikt = config.run, config.ppo, config.mikt
-    if run.method not in METHODS:
-        raise ConfigError(f"unknown method {run.method!r}; choose one of: {', '.join(METHODS)}")
-    if run.preset not in PRESETS:
-        raise ConfigError(f"unknown preset {run.preset!r}; choose one of: {', '.join(PRESETS)}")
-    if run.backend not in ("auto", "mjx", "mujoco"):
-        raise ConfigError(f"unknown backend {run.backend!r}; choose auto, mjx or mujoco")
+    for part in (run, ppo, mikt):
+        for f in dataclasses.fields(part):
+            allowed = choices_of(type(part), f.name)
+            value = getattr(part, f.name)
+            if allowed is not None and value not in allowed:
+                what = f.name.replace("_", " ")
+                raise ConfigError(f"unknown {what} {value!r}; choose one of: {', '.join(allowed)}")
     if run.total_timesteps <= 0:
         raise ConfigError(f"--timesteps must be positive, got {run.total_timesteps}")
     if run.num_seeds < 1:
@@ -213,14 +228,10 @@ def validate(config: Config) -> None:
             f"--timesteps {run.total_timesteps} is less than one update "
             f"({ppo.batch_size} samples = {ppo.num_envs} envs x {ppo.rollout_length} steps)"
         )
-    if mikt.value_coupling not in ("ramp", "constant"):
-        raise ConfigError(f"unknown value coupling {mikt.value_coupling!r}; choose ramp or constant")
     if run.mjx_solver_iterations < 0 or run.mjx_ls_iterations < 0:
         raise ConfigError("--mjx-solver-iterations and --mjx-ls-iterations must be >= 0 (0: the model's)")
     if run.teacher_seeds < 1:
         raise ConfigError(f"--teacher-seeds must be at least 1, got {run.teacher_seeds}")
-    if mikt.mixing not in ("code", "paper"):
-        raise ConfigError(f"unknown mixing {mikt.mixing!r}; choose code or paper")
     if not 0.0 <= mikt.coupling_start <= mikt.coupling_end <= 1.0:
         raise ConfigError("need 0 <= coupling_start <= coupling_end <= 1")
     if run.method != "ppo" and not run.source:

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from mjx_mikt.config import COEFFICIENT_SETS, PRESETS, Config, ConfigError, MIKTConfig, PPOConfig, RunConfig
+from mjx_mikt.config import (COEFFICIENT_SETS, PRESETS, Config, ConfigError, MIKTConfig, PPOConfig, RunConfig,
+                             choices_of)
 
 DESCRIPTION = """Train MIKT (mutual-information knowledge transfer) or a baseline.
 
@@ -62,7 +63,10 @@ def _add_fields(group, kind, skip=()) -> None:
             item = int if f.name != "source" else str
             group.add_argument(flag, dest=f.name, type=_tuple_of(item), default=None, metavar="A,B", help=help_text)
         else:
-            group.add_argument(flag, dest=f.name, type=type(default), default=None, help=help_text)
+            # choices are checked by config.validate (one error line, no run folder), so only shown here
+            allowed = choices_of(kind, f.name)
+            metavar = "{" + ",".join(allowed) + "}" if allowed else None
+            group.add_argument(flag, dest=f.name, type=type(default), default=None, metavar=metavar, help=help_text)
 
 
 def build_parser() -> argparse.ArgumentParser:

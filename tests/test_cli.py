@@ -74,10 +74,27 @@ def _bad(argv, tmp_path, capsys, expected):
     (["--method", "ppo", "--target", "CentipedeFour", "--num-envs", "3", "--rollout-length", "10",
       "--num-minibatches", "4"], "cannot be split into 4 equal minibatches"),
     (["--method", "bogus"], "unknown method"),
+    (["--preset", "fast"], "unknown preset 'fast'; choose one of: paper, paper-exact, paper-wide, gpu"),
+    (["--backend", "gpu"], "unknown backend 'gpu'; choose one of: auto, mjx, mujoco"),
+    (["--mixing", "sum"], "unknown mixing 'sum'; choose one of: code, paper"),
+    (["--value-coupling", "step"], "unknown value coupling 'step'"),
     (["--target", "CentipedeSix", "--no-train-teacher"], "no teacher for CentipedeFour"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, expected, tmp_path, capsys):
     _bad(argv, tmp_path, capsys, expected)
+
+
+def test_every_closed_choice_is_a_literal_in_help_and_presets_match():
+    """The enums are Literal types: each one's choices show in --help, and the preset names are PRESETS'."""
+    from mjx_mikt.config import PRESETS, MIKTConfig, RunConfig, choices_of
+
+    assert choices_of(RunConfig, "preset") == tuple(PRESETS)
+    assert choices_of(RunConfig, "total_timesteps") is None
+    text = cli.build_parser().format_help()
+    for flag, kind, name in [("--method", RunConfig, "method"), ("--preset", RunConfig, "preset"),
+                             ("--backend", RunConfig, "backend"), ("--mixing", MIKTConfig, "mixing"),
+                             ("--value-coupling", MIKTConfig, "value_coupling")]:
+        assert f"{flag} {{{','.join(choices_of(kind, name))}}}" in text
 
 
 def test_missing_resume_folder_exits_2(tmp_path, capsys):
