@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from mjx_mikt.envs.base import Env, PhysicsState, State
+from mjx_mikt.envs.base import Env, PhysicsState, State, end_of_step
 
 
 class PointMass(Env):
@@ -49,23 +49,11 @@ class PointMass(Env):
         distance = jnp.sum(pos**2)
         reward = 1.0 - distance
         terminated = jnp.any(jnp.abs(pos) > 3.0)
-        count = state.info["step_count"] + 1
-        truncated = (count >= self.episode_length) & ~terminated
-        done = (terminated | truncated).astype(jnp.float32)
-        running = state.info["running_return"] + reward
-        obs = self._obs(physics)
-        fresh = self.reset(state.info["rng"])
-        pick = lambda a, b: jnp.where(done > 0, a, b)
-        metrics = {"distance": distance, "episode_return": done * running, "episode_length": done * count,
-                   "physics_failure": jnp.zeros(())}
-        return State(
-            physics=jax.tree.map(pick, fresh.physics, physics),
-            obs=pick(fresh.obs, obs),
-            reward=reward,
-            done=done,
-            truncation=truncated.astype(jnp.float32),
-            final_obs=obs,
-            metrics=metrics,
-            info={"rng": pick(jax.random.split(state.info["rng"])[0], state.info["rng"]),
-                  "step_count": pick(0.0, count), "running_return": pick(0.0, running)},
-        )
+
+        def fresh_episode(key, done):
+            fresh = self.reset(key)
+            return fresh.physics, fresh.obs
+
+        return end_of_step(state, physics, self._obs(physics), reward, terminated,
+                           {"distance": distance, "physics_failure": jnp.zeros(())}, self.episode_length,
+                           fresh_episode)

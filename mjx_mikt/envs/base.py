@@ -12,9 +12,10 @@ batch of envs can be stepped forever inside `lax.scan`.
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Callable, Dict, Tuple
 
 import jax
+import jax.numpy as jnp
 from flax import struct
 
 
@@ -86,3 +87,35 @@ class Env:
 
     def step(self, state: State, action: jax.Array) -> State:
         raise NotImplementedError
+
+
+def end_of_step(state: State, physics: PhysicsState, obs: jax.Array, reward: jax.Array,
+                terminated: jax.Array, metrics: Dict[str, jax.Array], episode_length: int,
+                fresh_episode: Callable[[jax.Array, jax.Array], Tuple[PhysicsState, jax.Array]]) -> State:
+    """Episode bookkeeping and auto-reset, the same for every env: the State after one step.
+
+    state: the State the step started from (its info carries rng, step_count, running_return).
+    physics, obs, reward, terminated: the step's outcome, shapes as in `State`.
+    metrics: the step's own scalars (reward terms, physics_failure); episode_return and
+      episode_length of an episode that ended here are added.
+    fresh_episode(key, done) -> (physics, obs) of a new episode; `done` says whether it is needed
+      (a backend may skip the work where it is not).
+    """
+    count = state.info["step_count"] + 1
+    truncated = (count >= episode_length) & ~terminated
+    done = terminated | truncated
+    running = state.info["running_return"] + reward
+    rng, reset_key = jax.random.split(state.info["rng"])
+    fresh_physics, fresh_obs = fresh_episode(reset_key, done)
+    pick = lambda new, old: jnp.where(done, new, old)
+    donef = done.astype(obs.dtype)
+    return State(
+        physics=jax.tree.map(pick, fresh_physics, physics),
+        obs=pick(fresh_obs, obs),
+        reward=reward,
+        done=donef,
+        truncation=truncated.astype(obs.dtype),
+        final_obs=obs,
+        metrics=dict(metrics, episode_return=donef * running, episode_length=donef * count),
+        info={"rng": rng, "step_count": pick(0.0, count), "running_return": pick(0.0, running)},
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from mjx_mikt.envs.base import Env, PhysicsState, State
+from mjx_mikt.envs.base import Env, PhysicsState, State, end_of_step
 
 RESET_TRIES = 4  # reset candidates sampled at once; the first valid one is used
 
@@ -76,33 +76,10 @@ class LocomotionEnv(Env):
         terms = {k: jnp.where(finite, v, 0.0) for k, v in terms.items()}
         obs = jnp.where(finite, self.task.observe(after), 0.0)
         terminated = ~finite | self.task.unhealthy(after)
-        count = state.info["step_count"] + 1
-        truncated = (count >= self.episode_length) & ~terminated
-        done = terminated | truncated
-        running = state.info["running_return"] + reward
+        metrics = dict(terms, physics_failure=(~finite).astype(obs.dtype))
 
-        rng, reset_key = jax.random.split(state.info["rng"])
-        fresh = self._fresh_physics(reset_key, active=done)
-        physics = jax.tree.map(lambda a, b: jnp.where(done, a, b), fresh, after)
-        donef = done.astype(obs.dtype)
-        metrics = dict(terms)
-        metrics.update(
-            episode_return=donef * running,
-            episode_length=donef * count,
-            physics_failure=(~finite).astype(obs.dtype),
-        )
-        info = {
-            "rng": rng,
-            "step_count": jnp.where(done, 0.0, count),
-            "running_return": jnp.where(done, 0.0, running),
-        }
-        return State(
-            physics=physics,
-            obs=jnp.where(done, self.task.observe(fresh), obs),
-            reward=reward,
-            done=donef,
-            truncation=truncated.astype(obs.dtype),
-            final_obs=obs,
-            metrics=metrics,
-            info=info,
-        )
+        def fresh_episode(key, done):
+            fresh = self._fresh_physics(key, active=done)
+            return fresh, self.task.observe(fresh)
+
+        return end_of_step(state, after, obs, reward, terminated, metrics, self.episode_length, fresh_episode)
