@@ -126,8 +126,12 @@ class RunConfig:
     eval_episodes: int = option(5, 'episodes per evaluation (run in parallel)')
     eval_max_steps: int = option(1000, 'control steps an evaluation episode may last')
     checkpoint_every: int = option(50, 'updates between checkpoints (0: only at the end)')
-    video: bool = option(True, "render seed 0's final policy to RUN_DIR/videos/ at the end (a warning, not an "
-                               "error, where rendering is unavailable)")
+    video: bool = option(True, "render seed 0's final policy to RUN_DIR/videos/ and TensorBoard at the end "
+                               "(a warning, not an error, where rendering is unavailable)")
+    video_every: int = option(0, "also render a clip of seed 0's deterministic policy every K evaluations, to "
+                                 "RUN_DIR/videos/update<U>-return<R>.mp4 and TensorBoard (tb/seed_0, Images tab) "
+                                 "(0: off; on a CPU a 200-step clip costs a few seconds of rendering)")
+    video_steps: int = option(200, "control steps of a --video-every clip (the final video: up to eval_max_steps)")
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,8 @@ def validate(config: Config) -> None:
         )
     if run.mjx_solver_iterations < 0 or run.mjx_ls_iterations < 0:
         raise ConfigError("--mjx-solver-iterations and --mjx-ls-iterations must be >= 0 (0: the model's)")
+    if run.video_every < 0 or run.video_steps < 1:
+        raise ConfigError("--video-every must be >= 0 and --video-steps >= 1")
     if run.teacher_seeds < 1:
         raise ConfigError(f"--teacher-seeds must be at least 1, got {run.teacher_seeds}")
     if not 0.0 <= mikt.coupling_start <= mikt.coupling_end <= 1.0:

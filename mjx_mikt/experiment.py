@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import jax
 import numpy as np
@@ -22,7 +22,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from mjx_mikt import agents as agents_lib
 from mjx_mikt import checkpoint, envs, teachers as teachers_lib
 from mjx_mikt.config import Config, ConfigError, paper_comparison_warning, validate
-from mjx_mikt.loop import RunResult, run_training
+from mjx_mikt.loop import RunHooks, RunResult, run_training
 from mjx_mikt.train import Trainer, make_train, recent_means_per_seed
 
 
@@ -228,7 +228,7 @@ class TeacherRunStopped(Exception):
     """The teacher run a transfer run needed did not finish (its exit code is the argument)."""
 
 
-def train_missing_teachers(config: Config, on_finished: Optional[Callable] = None) -> None:
+def train_missing_teachers(config: Config, hooks: RunHooks = RunHooks()) -> None:
     """Train (in one K-seed program) and register the teachers a transfer run needs and the store lacks."""
     for robot in teachers_lib.missing(config):
         k = config.run.teacher_seeds
@@ -243,24 +243,24 @@ def train_missing_teachers(config: Config, on_finished: Optional[Callable] = Non
         run_dir = default_run_dir(teacher_config)
         teacher_config = dataclasses.replace(
             teacher_config, run=dataclasses.replace(teacher_run, run_dir=str(run_dir)))
-        teacher_summary = train_and_report(teacher_config, run_dir, label=f"teacher {robot}", on_finished=on_finished)
+        teacher_summary = train_and_report(teacher_config, run_dir, label=f"teacher {robot}", hooks=hooks)
         if teacher_summary["status"] != "finished":
             raise TeacherRunStopped(exit_code(teacher_summary))
         if teachers_lib.missing(dataclasses.replace(config, run=dataclasses.replace(config.run, source=(robot,)))):
             raise ConfigError(f"training the {robot} teacher(s) did not register {k} finite teacher(s)")
 
 
-def start(config: Config, on_finished: Optional[Callable] = None) -> int:
+def start(config: Config, hooks: RunHooks = RunHooks()) -> int:
     """A new run from a CLI config: validate, train missing teachers, train; returns the exit code."""
     config, run_dir = prepare_new(config)
     try:
-        train_missing_teachers(config, on_finished)
+        train_missing_teachers(config, hooks)
     except TeacherRunStopped as stopped:
         return stopped.args[0]
-    return exit_code(train_and_report(config, run_dir, on_finished=on_finished))
+    return exit_code(train_and_report(config, run_dir, hooks=hooks))
 
 
-def resume(run_dir: Path, on_finished: Optional[Callable] = None) -> int:
+def resume(run_dir: Path, hooks: RunHooks = RunHooks()) -> int:
     """Continue the run in run_dir from its last checkpoint (a finished run: print, touch nothing)."""
     config = load_run_config(run_dir)
     if checkpoint.latest_step(run_dir / "checkpoints") is None:
@@ -270,15 +270,15 @@ def resume(run_dir: Path, on_finished: Optional[Callable] = None) -> int:
         print(f"{run_dir} already finished {finished['updates']} updates; "
               f"final eval return per seed {finished['eval_return_per_seed']}", flush=True)
         return 0
-    return exit_code(train_and_report(config, run_dir, resume=True, on_finished=on_finished))
+    return exit_code(train_and_report(config, run_dir, resume=True, hooks=hooks))
 
 
 def train_and_report(config: Config, run_dir: Path, resume: bool = False, label: Optional[str] = None,
-                     stop_after_updates: Optional[int] = None, on_finished: Optional[Callable] = None) -> dict:
+                     stop_after_updates: Optional[int] = None, hooks: RunHooks = RunHooks()) -> dict:
     """Train the run in run_dir (fresh or resumed), print and write its summary, register a ppo run's teachers.
 
-    on_finished(config, run_dir) runs after a finished run (the CLI passes `render.final_video`; this
-    module does not import render, which imports it).
+    `hooks` are the CLI's videos (`render.VIDEO_HOOKS`; this module does not import render, which
+    imports it); after_finish runs after a finished run when config.run.video is on.
     """
     if not resume:
         write_config(run_dir, config)
@@ -301,11 +301,11 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
     previous = json.loads((run_dir / "summary.json").read_text()).get("wall_time_s", 0.0) if (
         resume and (run_dir / "summary.json").is_file()) else 0.0
     result = run_training(trainer, config, run_dir, label, resume=resume, meta=meta, teachers=stacked,
-                          stop_after_updates=stop_after_updates)
+                          stop_after_updates=stop_after_updates, hooks=hooks)
     summary = summarize(result, config, teacher_records=teacher_assignment(config, records) if records else None,
                         previous_wall_time=previous)
-    if summary["status"] == "finished" and config.run.video and on_finished is not None:
-        on_finished(config, run_dir)
+    if summary["status"] == "finished" and config.run.video and hooks.after_finish is not None:
+        hooks.after_finish(config, run_dir)
     if config.run.method == "ppo" and summary["status"] == "finished" and config.run.register_teacher:
         store = teachers_lib.store_path(config, config.run.target)
         seeds = teachers_lib.register(result, trainer, config, store)

@@ -115,3 +115,20 @@ class RunLogger:
     def close(self) -> None:
         for writer in self.seed_writers + [self.mean_writer]:
             writer.close()
+
+
+def add_gif(log_dir: Path, tag: str, step: int, gif: bytes, height: int, width: int) -> None:
+    """An animated GIF into the TensorBoard events of `log_dir` (shown under Images, playing).
+
+    This is the summary tensorboardX's `add_video` writes; its encoder needs moviepy, so the GIF
+    comes from `render.gif_bytes` (PIL), which also makes the README's GIFs. A writer of its own,
+    opened and closed here, lets a hook add a clip without the run's logger.
+    """
+    from tensorboardX.proto.summary_pb2 import Summary
+
+    writer = SummaryWriter(str(log_dir))
+    try:
+        image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=gif)
+        writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+    finally:
+        writer.close()

@@ -29,6 +29,20 @@ from mjx_mikt.train import Trainer
 CHUNK_TARGET_SAMPLES = 16_384  # env steps per seed between host syncs when not set
 
 
+@dataclass(frozen=True)
+class RunHooks:
+    """What a caller plugs into a run without this package importing it (the CLI passes render's videos).
+
+    after_evaluation(trainer, config, run_dir, state, update): after each evaluation of the
+      deterministic policy; state is the seed-batched TrainState at `update`.
+    after_finish(config, run_dir): once, after a run that finished (not interrupted, not diverged).
+    A hook must not raise for something optional such as a video; the run does not catch it.
+    """
+
+    after_evaluation: Optional[Callable] = None
+    after_finish: Optional[Callable] = None
+
+
 @dataclass
 class RunResult:
     run_dir: Path
@@ -160,7 +174,8 @@ class Progress:
 
 def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
                  resume: bool = False, meta: Optional[Dict] = None,
-                 stop_after_updates: Optional[int] = None, teachers=None) -> RunResult:
+                 stop_after_updates: Optional[int] = None, teachers=None,
+                 hooks: RunHooks = RunHooks()) -> RunResult:
     """Train (or continue training) the run in `run_dir`; returns its final state and evaluation.
 
     `teachers` is the agent's teacher_state stacked on a leading (num_seeds,)
@@ -206,6 +221,8 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
         eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, update))(keys)
         result = jax.device_get(evaluate[use_teacher](state.params, state.obs_stats, eval_keys, state.teachers))
         logger.evaluation(update, update * batch, result["return"], result["length"])
+        if hooks.after_evaluation is not None:
+            hooks.after_evaluation(trainer, config, run_dir, state, update)
         return result
 
     if resume and update > 0 and run.eval_every > 0 and update % run.eval_every == 0 \

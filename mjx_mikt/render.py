@@ -32,6 +32,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import argparse
 import dataclasses
 import importlib
+import io
 import sys
 import warnings
 from pathlib import Path
@@ -45,6 +46,7 @@ from mujoco.rendering.classic import gl_context as _gl_context
 
 from mjx_mikt import checkpoint, envs
 from mjx_mikt.config import Config, ConfigError, PPOConfig
+from mjx_mikt.loop import RunHooks
 from mjx_mikt.normalization import RunningStats, normalize
 
 # A process that imported mujoco before MUJOCO_GL was set (a test session, the
@@ -139,8 +141,8 @@ def frames(robot: str, policy_fn: Policy, steps: int = 1000, seed: int = 0, widt
 GIF_COLOURS = 32
 
 
-def _write_gif(images: Sequence[np.ndarray], path: Path, fps: int) -> None:
-    """An animated GIF with one palette for all frames and no dithering.
+def gif_bytes(images: Sequence[np.ndarray], fps: int) -> bytes:
+    """(H, W, 3) uint8 frames as an animated GIF with one palette for all frames and no dithering.
 
     A rendered scene is smooth shading plus a scrolling floor: per-frame palettes and dithering
     change every pixel between frames, which GIF's frame differencing cannot compress (a 5 s clip
@@ -151,7 +153,10 @@ def _write_gif(images: Sequence[np.ndarray], path: Path, fps: int) -> None:
     sample = np.concatenate(list(images[:: max(1, len(images) // 10)]), axis=0)
     palette = Image.fromarray(sample).quantize(colors=GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
     frames = [Image.fromarray(np.asarray(f)).quantize(palette=palette, dither=Image.Dither.NONE) for f in images]
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0, optimize=True)
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=round(1000 / fps),
+                   loop=0, optimize=True)
+    return buffer.getvalue()
 
 
 def write_video(images: Sequence[np.ndarray], path, fps: int = 20) -> Path:
@@ -161,7 +166,7 @@ def write_video(images: Sequence[np.ndarray], path, fps: int = 20) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".gif":
-        _write_gif(images, path, fps)
+        path.write_bytes(gif_bytes(images, fps))
     else:
         # imageio-ffmpeg's own ffmpeg binary; libx264 in yuv420p needs even sizes (macro_block_size=2).
         # Starting ffmpeg forks and then execs at once, so JAX's warning about forking does not apply.
@@ -230,6 +235,12 @@ def run_policy(run_dir: Path, seed_index: int = 0) -> Tuple[str, Policy, int]:
     stacked = teachers_lib.stacked_state(trainer.agent, config, specs)
     abstract = jax.eval_shape(jax.jit(jax.vmap(trainer.init)), seed_keys(config), stacked)
     state, _ = checkpoint.restore_checkpoint(run_dir / "checkpoints", abstract)
+    update = int(np.asarray(state.update).reshape(-1)[seed_index])
+    return config.run.target, policy_of_state(trainer, config, state, seed_index), update
+
+
+def policy_of_state(trainer, config: Config, state, seed_index: int = 0) -> Policy:
+    """The deterministic policy of seed `seed_index` of a seed-batched TrainState (teacher read while in use)."""
 
     def of_seed(tree):
         return jax.tree.map(lambda x: jnp.asarray(x)[seed_index], tree)
@@ -237,13 +248,48 @@ def run_policy(run_dir: Path, seed_index: int = 0) -> Tuple[str, Policy, int]:
     update = int(np.asarray(state.update).reshape(-1)[seed_index])
     teachers = of_seed(state.teachers) if jax.tree.leaves(state.teachers) else None
     stats = of_seed(state.obs_stats) if config.ppo.normalize_obs else None
-    policy = _mean_action(trainer.agent, of_seed(state.params), stats, config.ppo.obs_clip,
-                          use_teacher=trainer.use_teacher_at(update), teachers=teachers)
-    return config.run.target, policy, update
+    return _mean_action(trainer.agent, of_seed(state.params), stats, config.ppo.obs_clip,
+                        use_teacher=trainer.use_teacher_at(update), teachers=teachers)
+
+
+def _warn_no_video(err: Exception) -> None:
+    print(f"warning: no video of the policy: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
+          file=sys.stderr, flush=True)
+
+
+def _record(config: Config, run_dir: Path, robot: str, policy: Policy, steps: int, name: str, tag: str,
+            step: int) -> Path:
+    """Render one episode of `policy` (seed 0's initial state) to RUN_DIR/videos/<name>-return<R>.mp4
+    and, as a GIF of every 2nd frame at half size, to TensorBoard's tb/seed_0 under `tag`."""
+    from mjx_mikt.logger import add_gif
+
+    images, episode_return = frames(robot, policy, steps=steps, seed=0)
+    path = write_video(images, Path(run_dir) / "videos" / f"{name}-return{episode_return:.0f}.mp4")
+    small = [image[::2, ::2] for image in images[::2]]
+    add_gif(Path(run_dir) / "tb" / "seed_0", tag, step, gif_bytes(small, fps=10), *small[0].shape[:2])
+    return path
+
+
+def evaluation_clip(trainer, config: Config, run_dir: Path, state, update: int) -> Optional[Path]:
+    """The --video-every hook: a clip of seed 0's policy at every video_every-th evaluation."""
+    run = config.run
+    if run.video_every <= 0 or run.eval_every <= 0 or (update // run.eval_every) % run.video_every:
+        return None
+    try:
+        available, why = rendering_available()
+        if not available:
+            raise RuntimeError(f"cannot render ({why})")
+        path = _record(config, run_dir, run.target, policy_of_state(trainer, config, state, 0), run.video_steps,
+                       f"update{update:05d}", "video/policy", update * config.ppo.batch_size)
+        print(f"\nvideo: {path}", file=sys.stderr, flush=True)
+        return path
+    except Exception as err:  # a clip is a convenience: the run goes on without it
+        _warn_no_video(err)
+        return None
 
 
 def final_video(config: Config, run_dir: Path) -> Optional[Path]:
-    """Render seed 0's final policy (one episode, up to eval_max_steps) to RUN_DIR/videos/.
+    """Render seed 0's final policy (one episode, up to eval_max_steps) to RUN_DIR/videos/ and TensorBoard.
 
     Rendering is optional: when it is unavailable or fails, one warning line says why and the run
     is unaffected.
@@ -253,15 +299,18 @@ def final_video(config: Config, run_dir: Path) -> Optional[Path]:
         if not available:
             print(f"warning: no video of the policy: cannot render ({why})", file=sys.stderr, flush=True)
             return None
-        robot, policy, _ = run_policy(run_dir, 0)
-        images, episode_return = frames(robot, policy, steps=min(config.run.eval_max_steps, 1000), seed=0)
-        path = write_video(images, Path(run_dir) / "videos" / f"seed0-return{episode_return:.0f}.mp4")
+        robot, policy, update = run_policy(run_dir, 0)
+        path = _record(config, run_dir, robot, policy, min(config.run.eval_max_steps, 1000), "seed0",
+                       "video/final", update * config.ppo.batch_size)
         print(f"video: {path}", flush=True)
         return path
     except Exception as err:  # a video is a convenience: never fail a finished run for it
-        print(f"warning: no video of the policy: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
-              file=sys.stderr, flush=True)
+        _warn_no_video(err)
         return None
+
+
+# The CLI's run hooks: a clip every --video-every evaluations and the final video.
+VIDEO_HOOKS = RunHooks(after_evaluation=evaluation_clip, after_finish=final_video)
 
 
 # ---------------------------------------------------------------------- CLI

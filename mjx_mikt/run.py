@@ -112,13 +112,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from mjx_mikt import experiment
     from mjx_mikt.checkpoint import CheckpointError
-
-    from mjx_mikt.render import final_video
+    from mjx_mikt.render import VIDEO_HOOKS
 
     try:
         if args.resume:
-            return experiment.resume(Path(args.resume), on_finished=final_video)
-        return experiment.start(config_from_args(args), on_finished=final_video)
+            return experiment.resume(Path(args.resume), hooks=VIDEO_HOOKS)
+        return experiment.start(config_from_args(args), hooks=VIDEO_HOOKS)
     except (ConfigError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -23,9 +23,44 @@ def teacher_run(tmp_path_factory):
     run_dir, store = root / "teacher-run", root / "teachers"
     cmd = [sys.executable, "-m", "mjx_mikt.run", "--method", "ppo", "--target", "CentipedeFour",
            "--timesteps", str(4 * 64), "--run-dir", str(run_dir), "--teacher-store", str(store),
-           "--register-teacher"] + [flag for flag in TINY if flag != "--no-video"]
+           "--register-teacher", "--video-every", "1", "--video-steps", "6"] + [
+               flag for flag in TINY if flag != "--no-video"]
     out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     return out, run_dir, store
+
+
+def _tensorboard_images(log_dir: Path):
+    """[(tag, step, encoded image bytes)] of every image summary in the event files of log_dir."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    found = []
+    for path in sorted(log_dir.glob("events.*")):
+        data, at = path.read_bytes(), 0
+        while at < len(data):  # TFRecord: u64 length, u32 crc, payload, u32 crc
+            (length,) = struct.unpack("<Q", data[at:at + 8])
+            event = Event.FromString(data[at + 12:at + 12 + length])
+            at += 12 + length + 4
+            found += [(v.tag, event.step, v.image.encoded_image_string) for v in event.summary.value
+                      if v.HasField("image")]
+    return found
+
+
+def test_video_every_k_evaluations_goes_to_the_run_folder_and_tensorboard(teacher_run):
+    """--video-every 1 with evaluations at updates 2 and 4: two clips, plus the final video, as MP4 and GIF."""
+    import imageio.v3 as iio
+
+    out, run_dir, _ = teacher_run
+    assert out.returncode == 0, out.stderr[-3000:]
+    clips = sorted(p.name.split("-")[0] for p in (run_dir / "videos").glob("update*.mp4"))
+    assert clips == ["update00002", "update00004"], out.stderr[-2000:]
+    frames = iio.imread(next((run_dir / "videos").glob("update00002-*.mp4")), plugin="FFMPEG", index=None)
+    assert 1 <= frames.shape[0] <= 6  # at most --video-steps (the episode may end first)
+    images = _tensorboard_images(run_dir / "tb" / "seed_0")
+    assert sorted((tag, step) for tag, step, _ in images) == [
+        ("video/final", 4 * 64), ("video/policy", 2 * 64), ("video/policy", 4 * 64)]
+    assert all(gif.startswith(b"GIF89a") for _, _, gif in images)
 
 
 def test_tiny_teacher_run_leaves_config_events_checkpoint_and_teacher(teacher_run):
