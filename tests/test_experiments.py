@@ -146,3 +146,34 @@ def test_other_protocol_in_the_same_folder_is_refused(tiny_experiment, capsys):
     other = [a if a != str(4 * 64) else str(6 * 64) for a in argv]
     assert experiments.main(other, runner=runner) == 2
     assert "use another --out" in capsys.readouterr().err
+
+
+def test_shapes_trains_one_ppo_cell_per_preset_and_reports_them(tmp_path):
+    """`run shapes`: PPO on CentipedeFour in the paper and paper-wide protocol folders, then the comparison."""
+    from mjx_mikt.experiments import shapes
+
+    calls = []
+
+    def runner(argv):
+        calls.append(list(argv))
+        return cli.main(argv)
+
+    argv = ["run", "shapes", "--out", str(tmp_path)] + TINY_ARGS
+    assert experiments.main(argv, runner=runner) == 0
+    ran = [Path(c[c.index("--run-dir") + 1]).relative_to(tmp_path).as_posix() for c in calls]
+    assert ran == ["paper-256/cells/CentipedeFour/ppo", "paper-wide-256/cells/CentipedeFour/ppo"]
+    assert [c[c.index("--preset") + 1] for c in calls] == ["paper", "paper-wide"]
+    data = json.loads((tmp_path / "shapes-256" / "report.json").read_text())
+    assert list(data["presets"]) == ["paper", "paper-wide"]
+    finals = {}
+    for preset, entry in data["presets"].items():
+        curve = _column(Path(entry["cell"]) / "metrics.csv", "episode_return_100")
+        finals[preset] = curve[:, -1]
+        assert entry["final"]["per_seed"] == [round(float(x), 2) for x in curve[:, -1]]
+        speeds = _column(Path(entry["cell"]) / "metrics.csv", "env_steps_per_second")[0]
+        assert entry["loop_env_steps_per_second"]["median"] == round(float(np.median(speeds)))
+    difference = data["final_difference"]
+    assert difference["of"] == "paper-wide - paper"
+    assert difference["value"] == round(float(finals["paper-wide"].mean() - finals["paper"].mean()), 2)
+    assert (tmp_path / "shapes-256" / "shapes.png").stat().st_size > 5000
+    assert experiments.main(argv, runner=runner) == 0 and len(calls) == 2  # both done: skipped

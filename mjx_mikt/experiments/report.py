@@ -250,7 +250,8 @@ def figure(report: Dict, path: Path, metric: str = CURVE, csv_name: str = "metri
             colour = COLOURS.get(method)
             ax.plot(steps, mean, label=f"{method} ({values.shape[0]})", color=colour, lw=1.4)
             ax.fill_between(steps, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
-        ax.set_title(f"{LONG.get(pair['source'], pair['source'])} to {LONG.get(pair['target'], pair['target'])}")
+        ax.set_title(pair.get("panel") or
+                     f"{LONG.get(pair['source'], pair['source'])} to {LONG.get(pair['target'], pair['target'])}")
         ax.set_xlabel("env steps")
         ax.set_ylabel(ylabel, fontsize=8)
         ax.grid(alpha=0.3)
