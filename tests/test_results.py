@@ -25,14 +25,33 @@ def test_committed_report_regenerates_from_the_committed_csvs(path, monkeypatch)
     assert report.build(experiment, protocol, pairs, methods) == committed
 
 
-def test_readme_quotes_the_fig3a_table():
-    path = REPO / "results" / "paper-2M" / "fig3" / "report.json"
-    if not path.is_file():
-        pytest.skip("no committed Fig. 3 report yet")
-    pair = next((p for p in json.loads(path.read_text())["pairs"]
-                 if (p["source"], p["target"]) == ("CentipedeFour", "CentipedeEight")), None)
-    if pair is None or not pair["methods"]:
-        pytest.skip("no Four -> Eight cells in the committed report")
-    readme = (REPO / "README.md").read_text()
-    for line in report.pair_table(pair):
-        assert line in readme, line
+SHAPES_REPORTS = sorted((REPO / "results").glob("shapes-*/report.json"))
+
+
+@pytest.mark.parametrize("path", SHAPES_REPORTS, ids=[str(p.relative_to(REPO)) for p in SHAPES_REPORTS])
+def test_committed_shapes_report_regenerates_from_the_committed_csvs(path, monkeypatch):
+    from mjx_mikt.experiments import shapes
+
+    monkeypatch.chdir(REPO)
+    committed = json.loads(path.read_text())
+    assert shapes.build(shapes.protocols_of(committed)) == committed
+
+
+def test_readme_tables_are_the_committed_reports():
+    """Every generated block of the README (fig3a, shapes) equals what its report gives today."""
+    from mjx_mikt.experiments import readme
+
+    text = (REPO / "README.md").read_text()
+    assert "fig3a" in readme.blocks(text)
+    assert readme.render(text, REPO) == text, "run: python -m mjx_mikt.experiments.readme"
+
+
+def test_readme_block_rewriting_replaces_only_the_block(tmp_path):
+    from mjx_mikt.experiments import readme
+
+    data = {"presets": {}, "protocols": {}}
+    (tmp_path / "r.json").write_text(json.dumps(data))
+    text = "intro\n<!-- shapes-table: generated from r.json -->\nold line\n<!-- /shapes-table -->\nend\n"
+    out = readme.render(text, tmp_path)
+    assert out.startswith("intro\n<!-- shapes-table: generated from r.json -->\n| preset |")
+    assert "old line" not in out and out.endswith("<!-- /shapes-table -->\nend\n")

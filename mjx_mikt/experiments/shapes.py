@@ -52,7 +52,9 @@ def _loop_speed(folder: Path) -> Optional[Dict]:
 
 def build(protocols: Dict[str, Protocol]) -> Dict:
     """The comparison's numbers from the cells' files; `protocols` maps preset -> its protocol."""
-    out = {"experiment": NAME, "title": TITLE, "robot": ROBOT, "presets": {}}
+    out = {"experiment": NAME, "title": TITLE, "robot": ROBOT, "presets": {},
+           "protocols": {p: {"out": str(x.out), "seeds": x.seeds, "timesteps": x.timesteps, "preset": x.preset,
+                             "backend": x.backend} for p, x in protocols.items()}}
     for preset, protocol in protocols.items():
         folder = cell().folder(protocol)
         entry = reports.cell_entry(cell(), protocol)
@@ -73,6 +75,30 @@ def build(protocols: Dict[str, Protocol]) -> Dict:
     return out
 
 
+def protocols_of(data: Dict) -> Dict[str, Protocol]:
+    """The protocols a committed report was built from (to regenerate it)."""
+    return {p: Protocol(out=Path(x["out"]), seeds=x["seeds"], timesteps=x["timesteps"], preset=x["preset"],
+                        backend=x["backend"]) for p, x in data["protocols"].items()}
+
+
+def table(data: Dict) -> List[str]:
+    """The comparison table (what the README quotes)."""
+    lines = ["| preset | shape | final | auc | eval (deterministic) | seeds | steps | status | loop env-steps/s | "
+             "wall time |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for preset, e in data["presets"].items():
+        speed = e.get("loop_env_steps_per_second")
+        speed_text = f"{speed['median']:,} ({speed['p25']:,}-{speed['p75']:,})" if speed else "-"
+        wall = f"{e['wall_time_s'] / 60:.0f} min" if e.get("wall_time_s") else "-"
+        lines.append(f"| {preset} | {e['shape']} | {reports._fmt(e['final'])} | {reports._fmt(e['auc'])} | "
+                     f"{reports._fmt(e.get('eval_return'))} | {e['seeds']} | {e['env_steps']:,} | {e['status']} | "
+                     f"{speed_text} | {wall} |")
+    for key in ("final", "auc"):
+        diff = data.get(f"{key}_difference")
+        if diff:
+            lines += ["", f"{key}: {diff['of']} = {diff['value']:,.0f} (standard error {diff['std_error']:,.0f})"]
+    return lines
+
+
 def markdown(data: Dict, protocols: Dict[str, Protocol]) -> str:
     lines = [f"# {data['title']}", "",
              "Same optimisation in every row (2048 samples per update, 64-sample minibatches, 10 epochs); only "
@@ -80,20 +106,9 @@ def markdown(data: Dict, protocols: Dict[str, Protocol]) -> str:
              "training episodes) over the last 10% of updates, auc = over all updates; mean ± std over seeds. "
              "Loop speed: median env-steps/s of the whole training loop over updates, all seeds of the "
              "program together (25th-75th percentile in brackets); it is only comparable between runs that "
-             "had the machine to themselves (`python -m bench.cell` measures it quietly).", "",
-             "| preset | shape | final | auc | eval (deterministic) | seeds | steps | status | loop env-steps/s | "
-             "wall time | cell |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for preset, e in data["presets"].items():
-        speed = e.get("loop_env_steps_per_second")
-        speed_text = f"{speed['median']:,} ({speed['p25']:,}-{speed['p75']:,})" if speed else "-"
-        wall = f"{e['wall_time_s'] / 60:.0f} min" if e.get("wall_time_s") else "-"
-        lines.append(f"| {preset} | {e['shape']} | {reports._fmt(e['final'])} | {reports._fmt(e['auc'])} | "
-                     f"{reports._fmt(e.get('eval_return'))} | {e['seeds']} | {e['env_steps']:,} | {e['status']} | "
-                     f"{speed_text} | {wall} | `{e['cell']}` |")
-    for key in ("final", "auc"):
-        diff = data.get(f"{key}_difference")
-        if diff:
-            lines += ["", f"{key}: {diff['of']} = {diff['value']:,.0f} (standard error {diff['std_error']:,.0f})"]
+             "had the machine to themselves (`python -m bench.cell` measures it quietly).", ""]
+    lines += table(data)
+    lines += ["", "Cells: " + ", ".join(f"`{e['cell']}`" for e in data["presets"].values())]
     missing = [p for p in protocols if p not in data["presets"]]
     if missing:
         lines += ["", f"Not run yet: {', '.join(missing)}."]
