@@ -236,11 +236,18 @@ class Trainer:
 
     # ---------------------------------------------------------------- update
     def update(self, ts: TrainState, use_teacher: bool) -> Tuple[TrainState, Metrics]:
-        """One PPO/MIKT update: rollout, GAE, epochs x minibatches."""
+        """One PPO/MIKT update: rollout, then GAE and epochs x minibatches (`learn`)."""
+        ts, traj = self._rollout(ts, use_teacher)
+        return self.learn(ts, traj, use_teacher)
+
+    def learn(self, ts: TrainState, traj: Transition, use_teacher: bool) -> Tuple[TrainState, Metrics]:
+        """GAE, epochs x shuffled minibatches and the update's metrics, from a rollout's trajectory.
+
+        traj: Transition with leaves (rollout_length, num_envs, ...), as `_rollout` returns it.
+        """
         ppo, agent = self.ppo, self.agent
         fraction = ts.update.astype(jnp.float32) / self.num_updates
         coupling = agent.coupling(fraction)
-        ts, traj = self._rollout(ts, use_teacher)
         advantages, returns = compute_gae(
             traj.reward, traj.value, traj.next_value, traj.termination, traj.done, ppo.gamma, ppo.gae_lambda
         )

@@ -1,0 +1,126 @@
+"""Where an update's time goes: `python -m bench.profile [--robot CentipedeEight] [--shape 8x256] [--seeds 5]`.
+
+For one cell shape (all seeds vmapped, as `experiments run` trains them) each
+row times one part of an update, the median of `--repeats` calls after the
+compile, with min and max:
+
+- physics: `rollout_length` control steps of the env batch with zero actions
+  (the native backend's `pure_callback` crossings included);
+- rollout: the trainer's rollout (physics + normalisation + policy forward for
+  the action and for V(final obs));
+- learn (per method): GAE, then epochs x minibatches of the method's loss
+  forward/backward and Adam, on one fixed trajectory.
+
+The learn rows of ppo, mlpp, mikt-no-mi, mikt-no-kl and mikt differ only in
+the loss terms they compute, so their differences are the cost of those
+terms. MIKT is timed in its teacher phase (the expensive program), with
+random teachers (the time does not depend on their weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import time
+from typing import Callable, Dict, List
+
+import jax
+import jax.numpy as jnp
+
+from bench.training import TEACHER_ROBOT, random_teacher
+from mjx_mikt import agents, envs, teachers as teachers_lib
+from mjx_mikt.config import PRESETS, Config, RunConfig
+from mjx_mikt.train import make_train
+
+LEARN_METHODS = ("ppo", "mlpp", "mikt-no-mi", "mikt-no-kl", "mikt")
+
+
+def _time(fn: Callable, arg, repeats: int) -> Dict[str, float]:
+    """Compile-and-first seconds, then the median/min/max of `repeats` calls of fn(arg)."""
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn(arg))
+    first = time.perf_counter() - t0
+    times: List[float] = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(arg))
+        times.append(time.perf_counter() - t0)
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "first_s": first}
+
+
+def _trainer(robot: str, method: str, num_envs: int, rollout_length: int, num_seeds: int):
+    ppo = dataclasses.replace(PRESETS["paper"], num_envs=num_envs, rollout_length=rollout_length)
+    source = (TEACHER_ROBOT,) if method != "ppo" else ()
+    config = Config(run=RunConfig(target=robot, method=method, source=source, backend="mujoco",
+                                  num_seeds=num_seeds, teacher_seeds=num_seeds,
+                                  total_timesteps=100 * ppo.batch_size), ppo=ppo)
+    env = envs.make(robot, backend="mujoco")
+    specs = [[random_teacher(config, seed=s) for s in range(num_seeds)]] if source else []
+    agent = agents.make_agent(method, env.observation_size, env.action_size, ppo, config.mikt,
+                              [s[0] for s in specs])
+    trainer = make_train(config, env, agent)
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in range(num_seeds)])
+    state = jax.jit(jax.vmap(trainer.init))(keys, teachers_lib.stacked_state(agent, config, specs))
+    return env, trainer, state
+
+
+def profile(robot: str, num_envs: int, rollout_length: int, num_seeds: int, repeats: int = 5,
+            methods=LEARN_METHODS) -> List[Dict]:
+    """The rows described in the module docstring (seconds per update, all seeds together)."""
+    rows = []
+    shape = {"robot": robot, "shape": f"{num_envs}x{rollout_length}", "seeds": num_seeds, "repeats": repeats}
+    env, trainer, state = _trainer(robot, "ppo", num_envs, rollout_length, num_seeds)
+
+    def physics(env_state):
+        def step(s, _):
+            return jax.vmap(env.step)(s, jnp.zeros((num_envs, env.action_size))), None
+        return jax.lax.scan(step, env_state, None, length=rollout_length)[0].obs
+
+    rows.append(dict(shape, part="physics", **_time(jax.jit(jax.vmap(physics)), state.env_state, repeats)))
+    for method in methods:
+        _, trainer, state = _trainer(robot, method, num_envs, rollout_length, num_seeds)
+        use_teacher = trainer.agent.uses_teacher
+        rollout = jax.jit(jax.vmap(lambda ts: trainer._rollout(ts, use_teacher)))
+        if method in ("ppo", "mikt"):  # the rollouts of the other methods cost what one of these does
+            rows.append(dict(shape, part="rollout", method=method, **_time(rollout, state, repeats)))
+        state, traj = rollout(state)
+        learn = jax.jit(jax.vmap(lambda pair: trainer.learn(pair[0], pair[1], use_teacher)))
+        rows.append(dict(shape, part="learn", method=method, **_time(learn, (state, traj), repeats)))
+    return rows
+
+
+def markdown(rows: List[Dict]) -> str:
+    head = rows[0]
+    lines = [f"{head['robot']}, {head['shape']} envs x steps, {head['seeds']} seeds vmapped; seconds per update "
+             f"(all seeds), median of {head['repeats']} [min, max]", "",
+             "| part | method | median s | min s | max s |", "|---|---|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['part']} | {r.get('method', '-')} | {r['median_s']:.3f} | {r['min_s']:.3f} | "
+                     f"{r['max_s']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--robot", default="CentipedeEight", help="student robot (default CentipedeEight)")
+    parser.add_argument("--shape", default="8x256", help="ENVSxSTEPS giving 2048 samples (default 8x256)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds vmapped in one program (default 5)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed calls after the compile (default 5)")
+    parser.add_argument("--methods", default=",".join(LEARN_METHODS), help="learn rows, comma separated")
+    parser.add_argument("--json", default="", help="append the rows as JSON lines to this file")
+    args = parser.parse_args(argv)
+    n, t = (int(x) for x in args.shape.lower().split("x"))
+    rows = profile(args.robot, n, t, args.seeds, args.repeats, tuple(args.methods.split(",")))
+    print(markdown(rows), end="", flush=True)
+    if args.json:
+        with open(args.json, "a") as f:
+            for row in rows:
+                f.write(json.dumps(row) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
