@@ -105,27 +105,38 @@ def next_boundary(update: int, trainer: Trainer, config: Config) -> int:
 
 
 class _Interrupt:
-    """Turn SIGTERM into KeyboardInterrupt so both stop at the next chunk boundary; remember which."""
+    """SIGINT and SIGTERM stop the run at the next chunk boundary (as KeyboardInterrupt); remember which.
 
-    received = signal.SIGINT
+    Only the first signal interrupts: later ones (a second Ctrl-C, a scheduler's SIGTERM after the
+    terminal's SIGINT, a parent forwarding the signal it also got) are reported and ignored, so they
+    cannot break off the checkpoint the first one is saving, nor the summary after it: once a signal
+    has arrived the handlers stay in place until the process exits.
+    """
+
+    received = 0  # the signal that stopped the run, 0 before one arrives
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __enter__(self):
-        _Interrupt.received = signal.SIGINT
-        self._previous = signal.getsignal(signal.SIGTERM)
+        _Interrupt.received = 0
         try:
-            signal.signal(signal.SIGTERM, self._raise)
-        except ValueError:  # not the main thread
-            self._previous = None
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        except ValueError:  # not the main thread: leave the handlers alone
+            self._previous = {}
         return self
 
     @staticmethod
-    def _raise(signum, frame):
+    def _handle(signum, frame):
+        if _Interrupt.received:
+            print(f"\n{signal.Signals(signum).name} received: already stopping, saving the checkpoint",
+                  file=sys.stderr, flush=True)
+            return
         _Interrupt.received = signum
         raise KeyboardInterrupt
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
+        if not _Interrupt.received:
+            for s, handler in self._previous.items():
+                signal.signal(s, handler)
         return False
 
 
@@ -282,4 +293,4 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
         checkpoint.save_checkpoint(ckpt_dir, update, state, dict(meta, update=update))
     returns = np.asarray(final_eval["return"]) if final_eval is not None else np.full((run.num_seeds, 1), np.nan)
     return RunResult(run_dir, update, update * batch, time.time() - start, returns, state, interrupted,
-                     signal=int(_Interrupt.received) if interrupted else 0, diverged=diverged)
+                     signal=int(_Interrupt.received or signal.SIGINT) if interrupted else 0, diverged=diverged)
