@@ -150,8 +150,6 @@ def test_other_protocol_in_the_same_folder_is_refused(tiny_experiment, capsys):
 
 def test_shapes_trains_one_ppo_cell_per_preset_and_reports_them(tmp_path):
     """`run shapes`: PPO on CentipedeFour in the paper and paper-wide protocol folders, then the comparison."""
-    from mjx_mikt.experiments import shapes
-
     calls = []
 
     def runner(argv):
@@ -164,11 +162,11 @@ def test_shapes_trains_one_ppo_cell_per_preset_and_reports_them(tmp_path):
     assert ran == ["paper-256/cells/CentipedeFour/ppo", "paper-wide-256/cells/CentipedeFour/ppo"]
     assert [c[c.index("--preset") + 1] for c in calls] == ["paper", "paper-wide"]
     data = json.loads((tmp_path / "shapes-256" / "report.json").read_text())
-    assert list(data["presets"]) == ["paper", "paper-wide"]
+    assert list(data["variants"]) == ["paper", "paper-wide"]
     finals = {}
-    for preset, entry in data["presets"].items():
+    for label, entry in data["variants"].items():
         curve = _column(Path(entry["cell"]) / "metrics.csv", "episode_return_100")
-        finals[preset] = curve[:, -1]
+        finals[label] = curve[:, -1]
         assert entry["final"]["per_seed"] == [round(float(x), 2) for x in curve[:, -1]]
         speeds = _column(Path(entry["cell"]) / "metrics.csv", "env_steps_per_second")[0]
         assert entry["loop_env_steps_per_second"]["median"] == round(float(np.median(speeds)))
@@ -177,3 +175,13 @@ def test_shapes_trains_one_ppo_cell_per_preset_and_reports_them(tmp_path):
     assert difference["value"] == round(float(finals["paper-wide"].mean() - finals["paper"].mean()), 2)
     assert (tmp_path / "shapes-256" / "shapes.png").stat().st_size > 5000
     assert experiments.main(argv, runner=runner) == 0 and len(calls) == 2  # both done: skipped
+
+
+def test_backends_prints_a_native_and_an_mjx_cell(tmp_path, capsys):
+    assert experiments.main(["run", "backends", "--print-commands", "--out", str(tmp_path), "--seeds", "3",
+                             "--timesteps", "3e5"]) == 0
+    lines = [shlex.split(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [(c[c.index("--backend") + 1], c[c.index("--preset") + 1]) for c in lines] == [
+        ("mujoco", "paper-wide"), ("mjx", "paper-wide")]
+    assert [Path(c[c.index("--run-dir") + 1]).relative_to(tmp_path).as_posix() for c in lines] == [
+        "paper-wide-300k/cells/CentipedeFour/ppo", "paper-wide-300k-mjx/cells/CentipedeFour/ppo"]

@@ -25,16 +25,16 @@ def test_committed_report_regenerates_from_the_committed_csvs(path, monkeypatch)
     assert report.build(experiment, protocol, pairs, methods) == committed
 
 
-SHAPES_REPORTS = sorted((REPO / "results").glob("shapes-*/report.json"))
+COMPARISON_REPORTS = sorted(p for name in ("shapes", "backends") for p in (REPO / "results").glob(f"{name}-*/report.json"))
 
 
-@pytest.mark.parametrize("path", SHAPES_REPORTS, ids=[str(p.relative_to(REPO)) for p in SHAPES_REPORTS])
-def test_committed_shapes_report_regenerates_from_the_committed_csvs(path, monkeypatch):
-    from mjx_mikt.experiments import shapes
+@pytest.mark.parametrize("path", COMPARISON_REPORTS, ids=[str(p.relative_to(REPO)) for p in COMPARISON_REPORTS])
+def test_committed_comparison_report_regenerates_from_the_committed_csvs(path, monkeypatch):
+    from mjx_mikt.experiments import comparisons
 
     monkeypatch.chdir(REPO)
     committed = json.loads(path.read_text())
-    assert shapes.build(shapes.protocols_of(committed)) == committed
+    assert comparisons.rebuild(committed) == committed
 
 
 def test_readme_tables_are_the_committed_reports():
@@ -49,9 +49,9 @@ def test_readme_tables_are_the_committed_reports():
 def test_readme_block_rewriting_replaces_only_the_block(tmp_path):
     from mjx_mikt.experiments import readme
 
-    data = {"presets": {}, "protocols": {}}
+    data = {"variants": {}, "protocols": {}}
     (tmp_path / "r.json").write_text(json.dumps(data))
     text = "intro\n<!-- shapes-table: generated from r.json -->\nold line\n<!-- /shapes-table -->\nend\n"
     out = readme.render(text, tmp_path)
-    assert out.startswith("intro\n<!-- shapes-table: generated from r.json -->\n| preset |")
+    assert out.startswith("intro\n<!-- shapes-table: generated from r.json -->\n| variant |")
     assert "old line" not in out and out.endswith("<!-- /shapes-table -->\nend\n")

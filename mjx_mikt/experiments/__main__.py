@@ -5,6 +5,7 @@
     python -m mjx_mikt.experiments run fig3 --print-commands      # one `mjx_mikt.run` line per cell
     python -m mjx_mikt.experiments report fig3                     # tables and figures from the cells
     python -m mjx_mikt.experiments run shapes                      # PPO per sample: 8 x 256 vs 64 x 32
+    python -m mjx_mikt.experiments run backends                    # PPO on native MuJoCo vs MJX
 
 Exit codes: 0 done, 2 bad input, otherwise the exit code of the cell that failed.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from mjx_mikt.config import METHODS, PRESETS, ConfigError
-from mjx_mikt.experiments import grid, report, shapes
+from mjx_mikt.experiments import comparisons, grid, report
 
 
 def _budget_name(timesteps: int) -> str:
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--list", action="store_true", help="list the named experiments and their cells")
     parser.add_argument("action", nargs="?", choices=("run", "report"), help="run the cells, or report on them")
-    parser.add_argument("name", nargs="?", help=f"experiment: {', '.join(grid.EXPERIMENTS)}, {shapes.NAME}")
+    parser.add_argument("name", nargs="?",
+                        help=f"experiment: {', '.join(list(grid.EXPERIMENTS) + list(comparisons.COMPARISONS))}")
     parser.add_argument("--pairs", default=None,
                         help="SOURCE:TARGET pairs, comma separated, short names "
                              f"({', '.join(grid.SHORT)}); default: the figure's")
@@ -45,11 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                               "the teachers per source robot (default 5)")
     parser.add_argument("--timesteps", type=float, default=2e6, help="env steps per seed (default 2e6)")
     parser.add_argument("--preset", default="paper", help=f"PPO preset: {', '.join(PRESETS)} (default paper; "
-                                                          f"{shapes.NAME} runs {' and '.join(shapes.SHAPE_PRESETS)})")
+                                                          f"{' and '.join(comparisons.COMPARISONS)} set their own)")
     parser.add_argument("--backend", default="mujoco", help="physics backend of every cell (default mujoco)")
     parser.add_argument("--out", default=None,
                         help="protocol folder shared by all figures (default results/<preset>-<budget>); for "
-                             f"{shapes.NAME}, the folder that holds one such folder per preset (default results)")
+                             f"{' and '.join(comparisons.COMPARISONS)}, the folder that holds one such folder per "
+                             "variant (default results)")
     parser.add_argument("--print-commands", action="store_true",
                         help="print one self-contained `python -m mjx_mikt.run` line per cell and exit; "
                              "run the PPO cells of the source robots (printed first) before the others")
@@ -58,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def protocol_from(args, preset: Optional[str] = None) -> grid.Protocol:
-    """The protocol of the figures' cells; with `preset` (the shapes experiment), the one of that preset
+def protocol_from(args, variant: Optional[comparisons.Variant] = None) -> grid.Protocol:
+    """The protocol of the figures' cells; with `variant` (a comparison's), the one of that variant
     under the root folder --out (default results)."""
     timesteps = int(args.timesteps)
     if timesteps <= 0:
@@ -68,32 +71,33 @@ def protocol_from(args, preset: Optional[str] = None) -> grid.Protocol:
         raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
     if args.preset not in PRESETS:
         raise ConfigError(f"unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}")
-    if preset is not None:
-        out = Path(args.out or "results") / f"{preset}-{_budget_name(timesteps)}"
+    preset, backend = args.preset, args.backend
+    if variant is not None:
+        preset, backend = variant.preset, variant.backend
+        out = comparisons.protocol_folder(Path(args.out or "results"), variant, _budget_name(timesteps))
     else:
-        preset = args.preset
         out = Path(args.out) if args.out else Path("results") / f"{preset}-{_budget_name(timesteps)}"
     return grid.Protocol(out=out, seeds=args.seeds, timesteps=timesteps, preset=preset,
-                         backend=args.backend, extra=tuple(args.run_arg))
+                         backend=backend, extra=tuple(args.run_arg))
 
 
-def run_shapes(args, runner) -> int:
-    """The rollout-shape comparison: one PPO cell per preset, then its report."""
-    protocols = {p: protocol_from(args, p) for p in shapes.SHAPE_PRESETS}
-    cells = shapes.cells_to_run(protocols)
+def run_comparison(comparison: comparisons.Comparison, args, runner) -> int:
+    """One PPO cell per variant of `comparison`, then its report."""
+    protocols = {v.label: protocol_from(args, v) for v in comparison.variants}
+    cell = comparison.cell()
     if args.action == "run" and args.print_commands:
-        for cell, protocol in cells:
+        for protocol in protocols.values():
             grid.print_commands([cell], protocol)
         return 0
     if args.action == "run":
-        for cell, protocol in cells:
+        for label, protocol in protocols.items():
             code = grid.run_cell(cell, protocol, runner)
             if code != 0:
-                print(f"error: cell {cell.label} ({protocol.preset}) exited with code {code}; "
+                print(f"error: cell {cell.label} ({label}) exited with code {code}; "
                       f"run the same command again to resume", file=sys.stderr)
                 return code
-    folder = Path(args.out or "results") / f"{shapes.NAME}-{_budget_name(int(args.timesteps))}"
-    print(f"report: {shapes.write(protocols, folder)['md']}", flush=True)
+    folder = Path(args.out or "results") / f"{comparison.name}-{_budget_name(int(args.timesteps))}"
+    print(f"report: {comparisons.write(comparison, protocols, folder)['md']}", flush=True)
     return 0
 
 
@@ -137,8 +141,11 @@ def list_experiments(out=None) -> None:
         print(f"{experiment.name}: {experiment.title}", file=out)
         print(f"    pairs: {', '.join(experiment.pairs)}; methods: {', '.join(experiment.methods)}; "
               f"{len(cells)} cells", file=out)
-    print(f"{shapes.NAME}: {shapes.TITLE}", file=out)
-    print(f"    presets: {', '.join(shapes.SHAPE_PRESETS)}; method: ppo; {len(shapes.SHAPE_PRESETS)} cells", file=out)
+    for comparison in comparisons.COMPARISONS.values():
+        print(f"{comparison.name}: {comparison.title}", file=out)
+        print("    variants: " + ", ".join(f"{v.label} (preset {v.preset}, backend {v.backend})"
+                                       for v in comparison.variants) + f"; method: ppo; {len(comparison.variants)} cells",
+              file=out)
 
 
 def main(argv: Optional[Sequence[str]] = None, runner=run_subprocess) -> int:
@@ -149,8 +156,8 @@ def main(argv: Optional[Sequence[str]] = None, runner=run_subprocess) -> int:
             return 0
         if not args.action or not args.name:
             raise ConfigError("give --list, or run NAME, or report NAME")
-        if args.name == shapes.NAME:
-            return run_shapes(args, runner)
+        if args.name in comparisons.COMPARISONS:
+            return run_comparison(comparisons.COMPARISONS[args.name], args, runner)
         experiment, pairs, methods = selection(args)
         protocol = protocol_from(args)
         cells = grid.cells_of(experiment, pairs, methods)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, List
 
-from mjx_mikt.experiments import report, shapes
+from mjx_mikt.experiments import comparisons, report
 
 BLOCK = re.compile(r"(<!-- (?P<name>[\w-]+)-table: generated from (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /(?P=name)-table -->)",
                    re.S)
@@ -30,7 +30,8 @@ def _fig3a(data: Dict) -> List[str]:
 
 
 # block name -> the table's lines from the report's JSON
-TABLES: Dict[str, Callable[[Dict], List[str]]] = {"fig3a": _fig3a, "shapes": shapes.table}
+TABLES: Dict[str, Callable[[Dict], List[str]]] = {"fig3a": _fig3a, "shapes": comparisons.table,
+                                                   "backends": comparisons.table}
 
 
 def render(text: str, root: Path) -> str:
