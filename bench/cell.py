@@ -64,6 +64,19 @@ def measure_cell(robot: str, method: str, num_envs: int, rollout_length: int, nu
     }
 
 
+def table(rows: List[Dict]) -> str:
+    """Markdown table of measure_cell rows (as appended to --json)."""
+    lines = ["| robot | method | envs x steps | seeds | env-steps/s (all seeds) | per seed | s/update median "
+             "[min, max] | compile+first s | est. 2M-step cell |", "|---|---|---|---|---:|---:|---|---:|---:|"]
+    for r in rows:
+        cell_minutes = 976 * r["seconds_per_update_median"] / 60
+        lines.append(f"| {r['robot']} | {r['method']} | {r['shape']} | {r['seeds']} | {r['env_steps_per_s']:,.0f} | "
+                     f"{r['env_steps_per_s_per_seed']:,.0f} | {r['seconds_per_update_median']:.2f} "
+                     f"[{r['seconds_per_update_min']:.2f}, {r['seconds_per_update_max']:.2f}] | "
+                     f"{r['compile_and_first_s']:.0f} | {cell_minutes:.0f} min |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cell", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
