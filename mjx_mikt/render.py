@@ -31,6 +31,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import argparse
 import dataclasses
+import functools
 import importlib
 import io
 import sys
@@ -101,6 +102,14 @@ def _caption(image: np.ndarray, text: str) -> np.ndarray:
     return np.asarray(picture)
 
 
+@functools.lru_cache(maxsize=None)
+def _episode_functions(robot: str):
+    """(env, jitted reset, jitted step) of `robot` on native MuJoCo, built once per process (a run's
+    --video-every clips would otherwise compile them again for every clip)."""
+    env = envs.make(robot, backend="mujoco")
+    return env, jax.jit(env.reset), jax.jit(env.step)
+
+
 def frames(robot: str, policy_fn: Policy, steps: int = 1000, seed: int = 0, width: int = 320,
            height: int = 240, caption: bool = True, distance: float = 4.0) -> Tuple[List[np.ndarray], float]:
     """Roll `policy_fn` for one episode of `robot` (at most `steps` actions) and render it.
@@ -110,12 +119,11 @@ def frames(robot: str, policy_fn: Policy, steps: int = 1000, seed: int = 0, widt
     the project's env on native MuJoCo (reset from PRNGKey(seed)), so the
     return is the one training and evaluation measure.
     """
-    env = envs.make(robot, backend="mujoco")
+    env, reset, step = _episode_functions(robot)
     model = env.physics.model  # the exact model the env steps
     model.vis.global_.offwidth = max(model.vis.global_.offwidth, width)  # offscreen buffer size
     model.vis.global_.offheight = max(model.vis.global_.offheight, height)
     data = mujoco.MjData(model)
-    reset, step = jax.jit(env.reset), jax.jit(env.step)
     camera = tracking_camera(distance)
     state = reset(jax.random.PRNGKey(seed))
     images, episode_return = [], 0.0

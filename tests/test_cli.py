@@ -47,6 +47,7 @@ def _tensorboard_images(log_dir: Path):
     return found
 
 
+@pytest.mark.filterwarnings("ignore:os.fork")  # decoding starts ffmpeg (fork + exec at once)
 def test_video_every_k_evaluations_goes_to_the_run_folder_and_tensorboard(teacher_run):
     """--video-every 1 with evaluations at updates 2 and 4: two clips, plus the final video, as MP4 and GIF."""
     import imageio.v3 as iio
