@@ -22,7 +22,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from mjx_mikt import agents as agents_lib
 from mjx_mikt import checkpoint, envs, teachers as teachers_lib
 from mjx_mikt.config import Config, ConfigError, paper_comparison_warning, validate
-from mjx_mikt.loop import RunHooks, RunResult, release_signal_handlers, run_training
+from mjx_mikt.loop import RunHooks, RunResult, run_training
 from mjx_mikt.train import Trainer, make_train, recent_means_per_seed
 
 
@@ -300,17 +300,14 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
     meta = {"target": config.run.target, "method": config.run.method}
     previous = json.loads((run_dir / "summary.json").read_text()).get("wall_time_s", 0.0) if (
         resume and (run_dir / "summary.json").is_file()) else 0.0
-    try:
-        result = run_training(trainer, config, run_dir, label, resume=resume, meta=meta, teachers=stacked,
-                              stop_after_updates=stop_after_updates, hooks=hooks)
-        summary = summarize(result, config, teacher_records=teacher_assignment(config, records) if records else None,
-                            previous_wall_time=previous)
-        if summary["status"] == "finished" and config.run.video and hooks.after_finish is not None:
-            hooks.after_finish(config, run_dir)
-        if config.run.method == "ppo" and summary["status"] == "finished" and config.run.register_teacher:
-            store = teachers_lib.store_path(config, config.run.target)
-            seeds = teachers_lib.register(result, trainer, config, store)
-            print(f"teacher(s) for {config.run.target} registered in {store}: seeds {seeds}", flush=True)
-    finally:
-        release_signal_handlers()  # an interrupted run held them through its checkpoint and summary
+    result = run_training(trainer, config, run_dir, label, resume=resume, meta=meta, teachers=stacked,
+                          stop_after_updates=stop_after_updates, hooks=hooks)
+    summary = summarize(result, config, teacher_records=teacher_assignment(config, records) if records else None,
+                        previous_wall_time=previous)
+    if summary["status"] == "finished" and config.run.video and hooks.after_finish is not None:
+        hooks.after_finish(config, run_dir)
+    if config.run.method == "ppo" and summary["status"] == "finished" and config.run.register_teacher:
+        store = teachers_lib.store_path(config, config.run.target)
+        seeds = teachers_lib.register(result, trainer, config, store)
+        print(f"teacher(s) for {config.run.target} registered in {store}: seeds {seeds}", flush=True)
     return summary

@@ -109,24 +109,19 @@ class _Interrupt:
 
     Only the first signal interrupts: later ones (a second Ctrl-C, a scheduler's SIGTERM after the
     terminal's SIGINT, a parent forwarding the signal it also got) are reported and ignored, so they
-    cannot break off the checkpoint the first one is saving, nor the summary after it. After a
-    signal the handlers stay in place until `release_signal_handlers()` (the lifecycle calls it
-    once the run's files are written) puts back the ones from before the run.
+    cannot break off the checkpoint the first one is saving, nor the summary after it: once a signal
+    has arrived the handlers stay in place until the process exits.
     """
 
     received = 0  # the signal that stopped the run, 0 before one arrives
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
-    originals: Dict = {}  # the handlers from before the run
 
     def __enter__(self):
         _Interrupt.received = 0
         try:
-            previous = {s: signal.signal(s, _Interrupt._handle) for s in self.SIGNALS}
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         except ValueError:  # not the main thread: leave the handlers alone
-            return self
-        # a handler still in place from an earlier interrupted run is ours: keep the true originals
-        _Interrupt.originals = {s: _Interrupt.originals.get(s, h) if h is _Interrupt._handle else h
-                                for s, h in previous.items()}
+            self._previous = {}
         return self
 
     @staticmethod
@@ -140,15 +135,9 @@ class _Interrupt:
 
     def __exit__(self, *exc):
         if not _Interrupt.received:
-            release_signal_handlers()
+            for s, handler in self._previous.items():
+                signal.signal(s, handler)
         return False
-
-
-def release_signal_handlers() -> None:
-    """Put back the SIGINT/SIGTERM handlers from before the run (no-op when none are held)."""
-    for s, handler in _Interrupt.originals.items():
-        signal.signal(s, handler)
-    _Interrupt.originals = {}
 
 
 def _format_duration(seconds: float) -> str:
