@@ -32,6 +32,7 @@ def _checkpoints(run_dir: Path):
     return sorted(int(p.name) for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit())
 
 
+@pytest.mark.slow  # timing-dependent real signals: kept out of CI until they are proven stable; -m slow
 def test_second_sigint_cannot_break_off_the_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
     log = (tmp_path / "err.txt").open("w")
