@@ -27,8 +27,10 @@ from mjx_mikt.config import PRESETS, Config, RunConfig
 from mjx_mikt.train import make_train
 
 
-def measure_cell(robot: str, method: str, num_envs: int, rollout_length: int, num_seeds: int,
-                 updates: int = 5, backend: str = "mujoco") -> Dict[str, float]:
+def build_cell(robot: str, method: str, num_envs: int, rollout_length: int, num_seeds: int,
+               backend: str = "mujoco"):
+    """(env, trainer, state) of one cell: the paper's optimisation from num_envs x rollout_length,
+    num_seeds seeds initialised in one vmapped program, random teachers (one per seed) for MIKT."""
     ppo = dataclasses.replace(PRESETS["paper"], num_envs=num_envs, rollout_length=rollout_length)
     source = (TEACHER_ROBOT,) if method != "ppo" else ()
     run = RunConfig(target=robot, method=method, source=source, backend=backend, num_seeds=num_seeds,
@@ -42,7 +44,15 @@ def measure_cell(robot: str, method: str, num_envs: int, rollout_length: int, nu
     stacked = teachers_lib.stacked_state(agent, config, specs)
     keys = jnp.stack([jax.random.PRNGKey(s) for s in range(num_seeds)])
     state = jax.jit(jax.vmap(trainer.init))(keys, stacked)
-    step = jax.jit(jax.vmap(lambda s: trainer.run(s, 1, agent.uses_teacher)))
+    return env, trainer, state
+
+
+def measure_cell(robot: str, method: str, num_envs: int, rollout_length: int, num_seeds: int,
+                 updates: int = 5, backend: str = "mujoco") -> Dict[str, float]:
+    """Median, min and max seconds of `updates` single-update calls after the compile (the coupled phase)."""
+    _, trainer, state = build_cell(robot, method, num_envs, rollout_length, num_seeds, backend)
+    ppo = trainer.ppo
+    step = jax.jit(jax.vmap(lambda s: trainer.run(s, 1, trainer.agent.uses_teacher)))
     t0 = time.perf_counter()
     state, metrics = step(state)
     jax.block_until_ready(metrics)

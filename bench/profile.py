@@ -20,7 +20,6 @@ random teachers (the time does not depend on their weights).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import time
@@ -29,10 +28,7 @@ from typing import Callable, Dict, List
 import jax
 import jax.numpy as jnp
 
-from bench.training import TEACHER_ROBOT, random_teacher
-from mjx_mikt import agents, envs, teachers as teachers_lib
-from mjx_mikt.config import PRESETS, Config, RunConfig
-from mjx_mikt.train import make_train
+from bench.cell import build_cell
 
 LEARN_METHODS = ("ppo", "mlpp", "mikt-no-mi", "mikt-no-kl", "mikt")
 
@@ -50,28 +46,12 @@ def _time(fn: Callable, arg, repeats: int) -> Dict[str, float]:
     return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "first_s": first}
 
 
-def _trainer(robot: str, method: str, num_envs: int, rollout_length: int, num_seeds: int):
-    ppo = dataclasses.replace(PRESETS["paper"], num_envs=num_envs, rollout_length=rollout_length)
-    source = (TEACHER_ROBOT,) if method != "ppo" else ()
-    config = Config(run=RunConfig(target=robot, method=method, source=source, backend="mujoco",
-                                  num_seeds=num_seeds, teacher_seeds=num_seeds,
-                                  total_timesteps=100 * ppo.batch_size), ppo=ppo)
-    env = envs.make(robot, backend="mujoco")
-    specs = [[random_teacher(config, seed=s) for s in range(num_seeds)]] if source else []
-    agent = agents.make_agent(method, env.observation_size, env.action_size, ppo, config.mikt,
-                              [s[0] for s in specs])
-    trainer = make_train(config, env, agent)
-    keys = jnp.stack([jax.random.PRNGKey(s) for s in range(num_seeds)])
-    state = jax.jit(jax.vmap(trainer.init))(keys, teachers_lib.stacked_state(agent, config, specs))
-    return env, trainer, state
-
-
 def profile(robot: str, num_envs: int, rollout_length: int, num_seeds: int, repeats: int = 5,
             methods=LEARN_METHODS) -> List[Dict]:
     """The rows described in the module docstring (seconds per update, all seeds together)."""
     rows = []
     shape = {"robot": robot, "shape": f"{num_envs}x{rollout_length}", "seeds": num_seeds, "repeats": repeats}
-    env, trainer, state = _trainer(robot, "ppo", num_envs, rollout_length, num_seeds)
+    env, trainer, state = build_cell(robot, "ppo", num_envs, rollout_length, num_seeds)
 
     def physics(env_state):
         def step(s, _):
@@ -80,7 +60,7 @@ def profile(robot: str, num_envs: int, rollout_length: int, num_seeds: int, repe
 
     rows.append(dict(shape, part="physics", **_time(jax.jit(jax.vmap(physics)), state.env_state, repeats)))
     for method in methods:
-        _, trainer, state = _trainer(robot, method, num_envs, rollout_length, num_seeds)
+        _, trainer, state = build_cell(robot, method, num_envs, rollout_length, num_seeds)
         use_teacher = trainer.agent.uses_teacher
         rollout = jax.jit(jax.vmap(lambda ts: trainer._rollout(ts, use_teacher)))
         if method in ("ppo", "mikt"):  # the rollouts of the other methods cost what one of these does

@@ -16,3 +16,24 @@ def test_profile_times_every_part_of_an_update():
         assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"] and np.isfinite(r["first_s"])
     text = profile.markdown(rows)
     assert text.count("\n| ") == 1 + len(rows)  # header row + one per part
+
+
+def test_bench_training_rows_are_medians_at_the_presets_shapes():
+    from bench import cell, run
+
+    quick = run.plan(quick=True, platform_name="cpu")["training"]
+    # the main job's shape and the experiments' shape, ppo and mikt on the Fig. 3(a) student
+    for preset in ("paper-wide", "paper"):
+        assert ("CentipedeEight", "mikt", preset, "mujoco") in quick
+        assert ("CentipedeEight", "ppo", preset, "mujoco") in quick
+    row = cell.measure_cell("CentipedeFour", "mikt", 2, 16, num_seeds=1, updates=3)
+    assert row["updates_timed"] == 3 and row["shape"] == "2x16"
+    assert 0 < row["seconds_per_update_min"] <= row["seconds_per_update_median"] <= row["seconds_per_update_max"]
+    row.update(preset="paper-wide", backend="mujoco", physics_env_steps_per_s=1000.0,
+               ratio_to_physics=row["env_steps_per_s"] / 1000.0)
+    report = {"date": "2026-11-25", "mode": "quick", "repeats": 3, "physics": [], "training": [row],
+              "device": {"device": "cpu", "jax": "x", "mujoco": "y", "float_precision": "f32",
+                         "matmul_precision": "default"}}
+    text = run.markdown(report)
+    assert "median [min, max] of 3 timed updates" in text
+    assert "| CentipedeFour | mikt | paper-wide | 2x16 |" in text
