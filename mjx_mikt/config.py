@@ -15,7 +15,7 @@ from typing import Any, Dict, Literal, Optional, Tuple, get_args, get_origin, ge
 # its choices are listed in its --help; `choices_of` reads them back from the type.
 Method = Literal["mikt", "mikt-no-mi", "mikt-no-rl-grad", "mikt-no-kl", "mlpp", "ppo"]
 Preset = Literal["paper", "paper-exact", "paper-wide", "gpu"]
-Backend = Literal["auto", "mjx", "mujoco"]
+Backend = Literal["auto", "mjx", "mujoco", "mjx-warp"]
 Mixing = Literal["code", "paper"]
 ValueCoupling = Literal["ramp", "constant"]
 
@@ -108,11 +108,14 @@ class RunConfig:
     total_timesteps: int = option(2_000_000, 'env steps per seed')
     seed: int = option(0, 'first seed; seeds seed..seed+N-1 run together')
     num_seeds: int = option(1, 'number of seeds trained in one program (vmapped)')
-    backend: Backend = option("auto", 'physics: mjx (MuJoCo MJX in JAX), mujoco (native MuJoCo on host threads), auto (mjx on GPU/TPU)')
+    backend: Backend = option("auto", 'physics: mjx (MuJoCo MJX in JAX), mujoco (native MuJoCo on host threads), '
+                                      'auto (mjx on GPU/TPU, mujoco on CPU), mjx-warp (opt-in: MJX\'s MuJoCo-Warp '
+                                      'implementation, needs pip install .[warp]; verified on CPU only, where it is '
+                                      'slow; GPU speed unmeasured; docs/mjx-warp.md)')
     # 4/4 gives the same parity with native MuJoCo as the model's 100/50 on CentipedeFour contact states
     # (docs/mjx-contact-parity.md, "Solver iterations"); 2 does not. MJX's main speed knob.
-    mjx_solver_iterations: int = option(4, "MJX constraint-solver iterations (0: the model's, 100)")
-    mjx_ls_iterations: int = option(4, "MJX line-search iterations (0: the model's, 50)")
+    mjx_solver_iterations: int = option(4, "MJX (and mjx-warp) constraint-solver iterations (0: the model's, 100)")
+    mjx_ls_iterations: int = option(4, "MJX (and mjx-warp) line-search iterations (0: the model's, 50)")
     run_dir: str = option("", 'run folder (default runs/<target>-<method>-<time>)')
     teacher_store: str = option("runs/teachers", 'folder of teachers by robot and seed (<store>/<Robot>/seed_<s>/teacher.msgpack)')
     teacher_path: str = option("", 'explicit teacher folder or teacher set (a folder of seed_<s>/), one per --source robot, comma separated')

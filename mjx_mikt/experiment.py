@@ -49,9 +49,12 @@ def env_sharding(num_envs: int) -> Optional[NamedSharding]:
 def build_trainer(config: Config, teachers: Sequence = ()) -> Trainer:
     """teachers: one TeacherSpec per source robot (the first of each set gives the agent its shapes)."""
     options = {}
-    if envs.resolve_backend(config.run.backend) == "mjx":
+    backend = envs.resolve_backend(config.run.backend)
+    if backend in ("mjx", "mjx-warp"):
         options = {"solver_iterations": config.run.mjx_solver_iterations or None,
                    "ls_iterations": config.run.mjx_ls_iterations or None}
+    if backend == "mjx-warp":  # contact capacity: the most worlds one vmapped step call carries
+        options["max_worlds"] = config.run.num_seeds * max(config.ppo.num_envs, config.run.eval_episodes)
     env = envs.make(config.run.target, backend=config.run.backend, **options)
     agent = agents_lib.make_agent(
         config.run.method, env.observation_size, env.action_size, config.ppo, config.mikt, teachers

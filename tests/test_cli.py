@@ -111,13 +111,19 @@ def _bad(argv, tmp_path, capsys, expected):
       "--num-minibatches", "4"], "cannot be split into 4 equal minibatches"),
     (["--method", "bogus"], "unknown method"),
     (["--preset", "fast"], "unknown preset 'fast'; choose one of: paper, paper-exact, paper-wide, gpu"),
-    (["--backend", "gpu"], "unknown backend 'gpu'; choose one of: auto, mjx, mujoco"),
+    (["--backend", "gpu"], "unknown backend 'gpu'; choose one of: auto, mjx, mujoco, mjx-warp"),
     (["--mixing", "sum"], "unknown mixing 'sum'; choose one of: code, paper"),
     (["--value-coupling", "step"], "unknown value coupling 'step'"),
     (["--target", "CentipedeSix", "--no-train-teacher"], "no teacher for CentipedeFour"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, expected, tmp_path, capsys):
     _bad(argv, tmp_path, capsys, expected)
+
+
+def test_mjx_warp_without_warp_exits_2_with_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "warp", None)  # as if `pip install .[warp]` had not been run
+    _bad(["--method", "ppo", "--target", "CentipedeFour", "--backend", "mjx-warp"], tmp_path, capsys,
+         "backend mjx-warp needs warp-lang, which is not installed: pip install .[warp]")
 
 
 def test_every_closed_choice_is_a_literal_in_help_and_presets_match():

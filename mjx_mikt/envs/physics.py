@@ -16,6 +16,8 @@ Convention for the derived fields, the same on both backends:
 After `init` both are computed at the given state.
 
 - `MjxPhysics` (backend "mjx"): MuJoCo MJX, pure JAX; the accelerator path.
+- `WarpPhysics` (backend "mjx-warp", opt-in, `pip install .[warp]`): MJX's MuJoCo-Warp
+  implementation; in `warp_physics.py`, imported only when chosen (see there).
 - `NativePhysics` (backend "mujoco"): native MuJoCo stepping the whole env
   batch on host threads (`mujoco.batch.Batch`), called from inside jit through
   `jax.pure_callback` with `vmap_method="broadcast_all"`: any number of vmaps
@@ -37,6 +39,7 @@ import mujoco
 import numpy as np
 from mujoco import batch as mj_batch
 
+from mjx_mikt.config import ConfigError
 from mjx_mikt.envs.base import PhysicsState
 
 INSTABILITY_WARNINGS = (
@@ -196,10 +199,29 @@ class MjxPhysics:
         return PhysicsState(d.qpos, d.qvel, d.qacc_warmstart, xpos, cfrc_ext)
 
 
+class WarpMissingError(ConfigError, ImportError):
+    """Backend mjx-warp chosen without warp-lang; a ConfigError, so the CLI prints it and exits 2."""
+
+
+def require_warp() -> None:
+    """Raise WarpMissingError, one line naming `pip install .[warp]`, if Warp cannot be imported."""
+    try:
+        import warp  # noqa: F401
+    except ImportError:
+        raise WarpMissingError("backend mjx-warp needs warp-lang, which is not installed: "
+                               "pip install .[warp]") from None
+
+
 def make_physics(xml: str, n_substeps: int, backend: str, **options):
     if backend == "mujoco":
         return NativePhysics(xml, n_substeps, nthread=options.get("nthread", 0))
-    if backend == "mjx":
+    if backend in ("mjx", "mjx-warp"):
         options.pop("nthread", None)
+    if backend == "mjx":
         return MjxPhysics(xml, n_substeps, **options)
-    raise ValueError(f"unknown backend {backend!r}; choose mjx, mujoco or auto")
+    if backend == "mjx-warp":
+        require_warp()
+        from mjx_mikt.envs.warp_physics import WarpPhysics
+
+        return WarpPhysics(xml, n_substeps, **options)
+    raise ValueError(f"unknown backend {backend!r}; choose mjx, mujoco, mjx-warp or auto")

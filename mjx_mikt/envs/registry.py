@@ -9,7 +9,7 @@ import jax
 import centipede_models
 from mjx_mikt.envs import tasks
 from mjx_mikt.envs.locomotion import LocomotionEnv
-from mjx_mikt.envs.physics import make_physics
+from mjx_mikt.envs.physics import make_physics, require_warp
 
 
 class UnknownRobotError(ValueError):
@@ -29,17 +29,26 @@ def names() -> Tuple[str, ...]:
 
 
 def resolve_backend(backend: str) -> str:
+    """'auto' -> mjx on GPU/TPU, mujoco on CPU (never mjx-warp: it is opt-in).
+
+    mjx-warp without warp-lang installed raises physics.WarpMissingError (an ImportError and a
+    ConfigError), one line naming `pip install .[warp]`.
+    """
     if backend == "auto":
         return "mjx" if jax.default_backend() in ("gpu", "cuda", "rocm", "tpu") else "mujoco"
-    if backend not in ("mjx", "mujoco"):
-        raise ValueError(f"unknown backend {backend!r}; choose mjx, mujoco or auto")
+    if backend not in ("mjx", "mujoco", "mjx-warp"):
+        raise ValueError(f"unknown backend {backend!r}; choose mjx, mujoco, mjx-warp or auto")
+    if backend == "mjx-warp":
+        require_warp()
     return backend
 
 
 def make(name: str, backend: str = "auto", episode_length: int = 1000, **physics_options) -> LocomotionEnv:
-    """The env of robot `name` on `backend` ('mjx', 'mujoco' or 'auto': mjx on GPU/TPU).
+    """The env of robot `name` on `backend` ('mjx', 'mujoco', 'mjx-warp' or 'auto': mjx on GPU/TPU).
 
-    physics_options: `nthread` (mujoco), `solver_iterations` / `ls_iterations` (mjx).
+    physics_options: `nthread` (mujoco), `solver_iterations` / `ls_iterations` (mjx, mjx-warp),
+    `max_worlds` / `contacts_per_world` (mjx-warp: contact capacity of one vmapped call, see
+    envs/warp_physics.py).
     """
     if name not in TASKS:
         raise UnknownRobotError(f"unknown robot {name!r}; known robots: {', '.join(TASKS)}")
