@@ -174,10 +174,12 @@ class Progress:
         eta = (self.total - update) * self.batch / sps if sps == sps and sps > 0 else float("nan")
         ret = f"{last_return:9.1f}" if last_return == last_return else "        -"
         seeds = f" per seed x {self.num_seeds}" if self.num_seeds > 1 else ""
+        # the first chunk includes the compile: no rate until a compiled chunk has run
+        rate = f"{sps:,.0f} steps/s{seeds}" if sps == sps else "- steps/s (compiled; measuring)"
         print(
             f"[{self.label}] {100 * update / self.total:5.1f}% update {update}/{self.total} "
             f"steps {update * self.batch:,}/{self.total * self.batch:,} | return (last 100 ep) {ret} | "
-            f"{sps:,.0f} steps/s{seeds} | ETA {_format_duration(eta) if eta == eta else '?'}",
+            f"{rate} | ETA {_format_duration(eta) if eta == eta else '?'}",
             file=sys.stderr,
             flush=True,
         )

@@ -173,3 +173,17 @@ def test_interrupted_evaluation_is_done_again_on_resume(tmp_path, monkeypatch):
     assert (tmp_path / "part" / "eval.csv").read_text() == (tmp_path / "whole" / "eval.csv").read_text()
     for a, b in zip(leaves(whole.final_state.params), leaves(resumed.final_state.params)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_progress_line_has_no_rate_until_a_compiled_chunk_ran(capsys):
+    from mjx_mikt.loop import Progress
+
+    progress = Progress("ppo Hopper", total_updates=10, batch=100, interval=0.0)
+    progress.add(updates=2, seconds=30.0, compiled=True)  # the compile chunk: not a rate
+    progress.show(2, float("nan"), force=True)
+    first = capsys.readouterr().err
+    assert "- steps/s (compiled; measuring)" in first and "ETA ?" in first and "nan" not in first
+    progress.add(updates=4, seconds=2.0, compiled=False)  # 400 steps in 2 s
+    progress.show(6, 12.5, force=True)
+    line = capsys.readouterr().err
+    assert "200 steps/s" in line and "ETA 0m02s" in line  # 4 updates x 100 steps left at 200/s and "12.5" in line
