@@ -10,6 +10,7 @@ uninterrupted one and ends with the same parameters.
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import sys
 import time
@@ -105,12 +106,20 @@ def next_boundary(update: int, trainer: Trainer, config: Config) -> int:
 
 
 class _Interrupt:
-    """SIGINT and SIGTERM stop the run at the next chunk boundary (as KeyboardInterrupt); remember which.
+    """SIGINT and SIGTERM stop the run at the next chunk boundary; remember which.
 
-    Only the first signal interrupts: later ones (a second Ctrl-C, a scheduler's SIGTERM after the
-    terminal's SIGINT, a parent forwarding the signal it also got) are reported and ignored, so they
-    cannot break off the checkpoint the first one is saving, nor the summary after it: once a signal
-    has arrived the handlers stay in place until the process exits.
+    The handler only records the signal (and says so on stderr); the loop checks it between
+    chunks. It never raises into the loop: an exception raised wherever the main thread happens to
+    be (inside a checkpoint save, a TensorBoard write, a video encode) can leave a library's lock
+    or thread half-done, and the checkpoint saved after it could then hang. A device call cannot
+    be interrupted anyway, so checking between chunks loses no responsiveness beyond the chunk's
+    own logging, evaluation and checkpoint.
+
+    Only the first signal counts: later ones (a second Ctrl-C, a scheduler's SIGTERM after the
+    terminal's SIGINT, a parent forwarding the signal it also got) are reported and ignored. Once a
+    signal has arrived the handlers stay in place until the process exits, so the summary after the
+    checkpoint is written too. Messages go out by os.write: print() in a handler can raise
+    "reentrant call" when the signal lands while the main thread is printing.
     """
 
     received = 0  # the signal that stopped the run, 0 before one arrives
@@ -126,12 +135,16 @@ class _Interrupt:
 
     @staticmethod
     def _handle(signum, frame):
+        name = signal.Signals(signum).name
         if _Interrupt.received:
-            print(f"\n{signal.Signals(signum).name} received: already stopping, saving the checkpoint",
-                  file=sys.stderr, flush=True)
-            return
-        _Interrupt.received = signum
-        raise KeyboardInterrupt
+            message = f"\n{name} received: already stopping, saving the checkpoint\n"
+        else:
+            _Interrupt.received = signum
+            message = f"\n{name} received: stopping after this chunk, then saving a checkpoint\n"
+        try:
+            os.write(sys.stderr.fileno(), message.encode())
+        except (OSError, ValueError, AttributeError):  # no usable stderr: stopping matters, not the line
+            pass
 
     def __exit__(self, *exc):
         if not _Interrupt.received:
@@ -247,10 +260,13 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
     last_return = float("nan")
     final_eval = None
     interrupted, diverged = False, ""
+    saved = update  # the newest checkpoint's update (a resumed run starts from one)
     end = trainer.num_updates if stop_after_updates is None else min(trainer.num_updates, stop_after_updates)
     with _Interrupt():
         try:
             while update < end:
+                if _Interrupt.received:
+                    raise KeyboardInterrupt  # the same path as a Ctrl-C where no handler could be set
                 boundary = min(next_boundary(update, trainer, config), end)
                 n = chunk if boundary - update >= chunk else 1
                 fn, fresh = program(n, trainer.use_teacher_at(update))
@@ -279,13 +295,15 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
                     final_eval = run_eval(state, update)
                 if at_end or (run.checkpoint_every > 0 and update % run.checkpoint_every == 0):
                     checkpoint.save_checkpoint(ckpt_dir, update, state, dict(meta, update=update))
+                    saved = update
                 logger.flush()
                 progress.show(update, last_return, force=at_end)
         except KeyboardInterrupt:
             interrupted = True
             # `state` is always a completed chunk (its own update count says which): save it
             done = int(np.asarray(state.update).reshape(-1)[0])
-            checkpoint.save_checkpoint(ckpt_dir, done, state, dict(meta, update=done))
+            if done != saved:
+                checkpoint.save_checkpoint(ckpt_dir, done, state, dict(meta, update=done))
             update = done
             print(f"\ninterrupted at update {update}; resume with: python -m mjx_mikt.run --resume {run_dir}",
                   file=sys.stderr)

@@ -187,3 +187,37 @@ def test_progress_line_has_no_rate_until_a_compiled_chunk_ran(capsys):
     progress.show(6, 12.5, force=True)
     line = capsys.readouterr().err
     assert "200 steps/s" in line and "ETA 0m02s" in line  # 4 updates x 100 steps left at 200/s and "12.5" in line
+
+
+def test_signals_during_a_checkpoint_save_stop_the_run_at_the_chunk_boundary(tmp_path, monkeypatch, capfd):
+    """A SIGTERM, then SIGINTs, land while a checkpoint is being written: the save finishes, the run
+    stops before the next chunk with that checkpoint, and nothing is raised into the save."""
+    import signal
+
+    from mjx_mikt import loop
+
+    config = toy_config(total_timesteps=12 * 64, eval_every=0)
+    original = checkpoint.save_checkpoint
+    sent = {"at": None}
+
+    def save_with_signals(directory, update, *args, **kwargs):
+        if update == 2 and sent["at"] is None:
+            sent["at"] = update
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGINT):  # to this process, mid-save
+                os.kill(os.getpid(), signum)
+        return original(directory, update, *args, **kwargs)
+
+    monkeypatch.setattr(loop.checkpoint, "save_checkpoint", save_with_signals)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = run_training(toy_trainer(config), config, tmp_path / "run", "run")
+    finally:
+        for s, handler in previous.items():  # the run keeps its handlers after a signal: give pytest its own
+            signal.signal(s, handler)
+    assert result.interrupted and result.signal == signal.SIGTERM  # the first signal counts
+    assert result.updates == 2  # stopped at the boundary after the save, not inside it
+    steps = sorted(int(p.name) for p in (tmp_path / "run" / "checkpoints").iterdir() if p.name.isdigit())
+    assert steps[-1] == 2
+    err = capfd.readouterr().err
+    assert "SIGTERM received: stopping after this chunk" in err
+    assert err.count("already stopping") == 2 and "Traceback" not in err
