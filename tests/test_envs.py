@@ -226,3 +226,21 @@ def test_200_random_steps_without_nan_mjx(name):
     env = envs.make(name, backend="mjx")
     _, (obs, reward, _, failure) = _rollout(env, 2, 200)
     assert np.isfinite(np.asarray(obs)).all() and float(failure.sum()) == 0
+
+
+def test_mjx_rk4_orientation_map_inverts_the_exponential_maps_derivative():
+    """mjx_rk4.dexp_inv (MuJoCo 4.0's RK4 orientation correction) is the inverse of dexp_u, on both
+    sides of its small-angle switch: dexp_u(w) = w - (1 - cos t)/t^2 u x w + (t - sin t)/t^3 u x (u x w)."""
+    from mjx_mikt.envs.mjx_rk4 import dexp_inv
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(6, 3))
+    directions = rng.normal(size=(6, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    u = directions * np.array([1e-4, 0.05, 0.0999, 0.1001, 0.8, 2.5])[:, None]
+    t = np.linalg.norm(u, axis=1, keepdims=True)
+    c1 = np.cross(u, w)
+    dexp = w - (1 - np.cos(t)) / t**2 * c1 + (t - np.sin(t)) / t**3 * np.cross(u, c1)
+    back = np.asarray(dexp_inv(np.asarray(u, np.float32), np.asarray(dexp, np.float32)), np.float64)
+    np.testing.assert_allclose(back, w, rtol=0, atol=2e-5)  # float32
+    assert np.abs(back - dexp).max() > 1e-2  # the map is not the identity at these angles

@@ -157,7 +157,7 @@ class MjxPhysics:
     def __init__(self, xml: str, n_substeps: int, **options):
         from mujoco import mjx
 
-        from mjx_mikt.envs import mjx_contact
+        from mjx_mikt.envs import mjx_contact, mjx_rk4
 
         mjx_contact.install()  # native MuJoCo's contact frame for capsules on the floor (see mjx_contact.py)
         self._mjx = mjx
@@ -170,7 +170,12 @@ class MjxPhysics:
         self.model = model
         self.mjx_model = mjx.put_model(model)
         self.n_substeps = n_substeps
-        self._integrate = mjx.rungekutta4 if model.opt.integrator == mujoco.mjtIntegrator.mjINT_RK4 else mjx.euler
+        if model.opt.integrator == mujoco.mjtIntegrator.mjINT_RK4:
+            # native MuJoCo 4.0's RK4 (Munthe-Kaas correction for free/ball orientations; see mjx_rk4.py)
+            ang = mjx_rk4.angular_dofs(model)
+            self._integrate = lambda m, d: mjx_rk4.rungekutta4(m, d, ang)
+        else:
+            self._integrate = mjx.euler
 
     def _data(self, qpos, qvel, warmstart, ctrl):
         d = self._mjx.make_data(self.mjx_model)
@@ -192,7 +197,7 @@ class MjxPhysics:
     def step(self, state: PhysicsState, ctrl) -> PhysicsState:
         mjx, m = self._mjx, self.mjx_model
         d = self._data(state.qpos, state.qvel, state.qacc_warmstart, ctrl.astype(state.qpos.dtype))
-        d = jax.lax.fori_loop(0, self.n_substeps - 1, lambda _, d: mjx.step(m, d), d)
+        d = jax.lax.fori_loop(0, self.n_substeps - 1, lambda _, d: self._integrate(m, mjx.forward(m, d)), d)
         d, _, cfrc_ext = self._derived(d)
         d = self._integrate(m, d)
         xpos = mjx.kinematics(m, d).xpos
