@@ -1,10 +1,11 @@
 """Physics-only throughput: env-steps/s of `jit(scan(vmap(env.step)))` with random actions.
 
-    python -m bench.envs [--robots ...] [--backends mujoco mjx] [--batches 64 256 1024] [--steps N]
+    python -m bench.envs [--robots ...] [--backends mujoco mjx mjx-warp] [--batches 64 256 1024] [--steps N]
 
 Env-steps/s counts control steps (5 substeps for the centipedes and Ant)
 summed over the batch. `--native` adds the reference: native MuJoCo's
-`mujoco.batch.Batch` stepped from a Python loop, outside JAX.
+`mujoco.batch.Batch` stepped from a Python loop, outside JAX. MJX and MuJoCo-Warp run with the
+solver / line-search iterations a training run uses (`RunConfig`'s defaults) unless overridden.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import jax
 import numpy as np
 
 from mjx_mikt import envs
+from mjx_mikt.config import RunConfig
 
 
 def measure(robot: str, backend: str, batch: int, steps: int = 100, **physics_options) -> Dict:
@@ -79,11 +81,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.envs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--robots", nargs="+", default=["CentipedeFour", "CentipedeEight"])
-    parser.add_argument("--backends", nargs="+", default=["mujoco"], choices=["mujoco", "mjx"])
+    parser.add_argument("--backends", nargs="+", default=["mujoco"], choices=["mujoco", "mjx", "mjx-warp"])
     parser.add_argument("--batches", nargs="+", type=int, default=[64, 256, 1024])
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--native", action="store_true", help="also measure native MuJoCo outside JAX")
-    parser.add_argument("--solver-iterations", type=int, default=None, help="mjx: override opt.iterations")
+    parser.add_argument("--solver-iterations", type=int, default=RunConfig.mjx_solver_iterations,
+                        help="mjx, mjx-warp: opt.iterations (default: a training run's; 0: the model's)")
+    parser.add_argument("--ls-iterations", type=int, default=RunConfig.mjx_ls_iterations,
+                        help="mjx, mjx-warp: opt.ls_iterations (default: a training run's; 0: the model's)")
     parser.add_argument("-o", "--out", type=Path, default=None, help="write the rows as JSON here")
     args = parser.parse_args(argv)
     rows = []
@@ -92,7 +97,12 @@ def main(argv=None) -> int:
             if args.native:
                 rows.append(measure_native(robot, batch, args.steps))
             for backend in args.backends:
-                options = {"solver_iterations": args.solver_iterations} if backend == "mjx" and args.solver_iterations else {}
+                options = {}
+                if backend in ("mjx", "mjx-warp"):
+                    options = {"solver_iterations": args.solver_iterations or None,
+                               "ls_iterations": args.ls_iterations or None}
+                if backend == "mjx-warp":
+                    options["max_worlds"] = batch  # contact capacity for one call of the whole batch
                 rows.append(measure(robot, backend, batch, args.steps, **options))
             for row in rows[-(len(args.backends) + args.native):]:
                 print(f"{row['robot']:>16} {row['backend']:>18} batch {row['batch']:>5}: "

@@ -24,13 +24,14 @@ BLOCK = re.compile(r"(<!-- (?P<name>[\w-]+)-table: generated from (?P<path>\S+) 
                    re.S)
 
 
-def _fig3a(data: Dict) -> List[str]:
+def _four_to_eight(data: Dict) -> List[str]:
     pair = next(p for p in data["pairs"] if (p["source"], p["target"]) == ("CentipedeFour", "CentipedeEight"))
     return report.pair_table(pair)
 
 
 # block name -> the table's lines from the report's JSON
-TABLES: Dict[str, Callable[[Dict], List[str]]] = {"fig3a": _fig3a, "shapes": comparisons.table,
+TABLES: Dict[str, Callable[[Dict], List[str]]] = {"fig3a": _four_to_eight, "fig4": _four_to_eight,
+                                                   "fig7": _four_to_eight, "shapes": comparisons.table,
                                                    "backends": comparisons.table}
 
 
