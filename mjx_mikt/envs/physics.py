@@ -41,25 +41,13 @@ from mujoco import batch as mj_batch
 
 from mjx_mikt.config import ConfigError
 from mjx_mikt.envs.base import PhysicsState
+from mjx_mikt.envs.force_sensor import with_force_sensor
 
 INSTABILITY_WARNINGS = (
     int(mujoco.mjtWarning.mjWARN_BADQPOS),
     int(mujoco.mjtWarning.mjWARN_BADQVEL),
     int(mujoco.mjtWarning.mjWARN_BADQACC),
 )
-
-
-def with_force_sensor(mj_model_xml: str) -> mujoco.MjModel:
-    """Compile the MJCF with an accelerometer on body 1, so mj_step runs mj_rnePostConstraint.
-
-    A site and a sensor add no bodies, joints or actuators: dims are unchanged.
-    """
-    spec = mujoco.MjSpec.from_string(mj_model_xml)
-    body = spec.bodies[1]
-    body.add_site(name="_cfrc_probe")
-    spec.add_sensor(type=mujoco.mjtSensor.mjSENS_ACCELEROMETER, objtype=mujoco.mjtObj.mjOBJ_SITE,
-                    objname="_cfrc_probe")
-    return spec.compile()
 
 
 class NativePhysics:

@@ -35,7 +35,7 @@ from mujoco.mjx.third_party.mujoco_warp._src.math import normalize_with_norm
 from mujoco.mjx.third_party.mujoco_warp._src.types import OverflowType
 
 from mjx_mikt.envs.base import PhysicsState
-from mjx_mikt.envs.physics import with_force_sensor
+from mjx_mikt.envs.force_sensor import with_force_sensor
 
 # capacity overflows (not the solver's iteration-limit bits, which 4 iterations set routinely)
 CAPACITY_OVERFLOW = int(OverflowType.NEFC | OverflowType.NJMAX_NNZ | OverflowType.BROADPHASE
