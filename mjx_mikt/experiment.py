@@ -22,7 +22,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from mjx_mikt import agents as agents_lib
 from mjx_mikt import checkpoint, envs, teachers as teachers_lib
 from mjx_mikt.config import Config, ConfigError, paper_comparison_warning, validate
-from mjx_mikt.loop import RunHooks, RunResult, run_training
+from mjx_mikt.loop import RunHooks, RunResult, restore_signal_handlers, run_training
 from mjx_mikt.train import Trainer, make_train, recent_means_per_seed
 
 
@@ -305,8 +305,11 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
         resume and (run_dir / "summary.json").is_file()) else 0.0
     result = run_training(trainer, config, run_dir, label, resume=resume, meta=meta, teachers=stacked,
                           stop_after_updates=stop_after_updates, hooks=hooks)
-    summary = summarize(result, config, teacher_records=teacher_assignment(config, records) if records else None,
-                        previous_wall_time=previous)
+    try:
+        summary = summarize(result, config, teacher_records=teacher_assignment(config, records) if records else None,
+                            previous_wall_time=previous)
+    finally:  # a stopped run kept its signal handlers until its summary was written
+        restore_signal_handlers()
     if summary["status"] == "finished" and config.run.video and hooks.after_finish is not None:
         hooks.after_finish(config, run_dir)
     if config.run.method == "ppo" and summary["status"] == "finished" and config.run.register_teacher:

@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 import jax
 import jax.numpy as jnp
@@ -117,13 +117,15 @@ class _Interrupt:
 
     Only the first signal counts: later ones (a second Ctrl-C, a scheduler's SIGTERM after the
     terminal's SIGINT, a parent forwarding the signal it also got) are reported and ignored. Once a
-    signal has arrived the handlers stay in place until the process exits, so the summary after the
-    checkpoint is written too. Messages go out by os.write: print() in a handler can raise
+    signal has arrived the handlers stay in place until `restore_signal_handlers()`, which the run's
+    caller calls once the summary after the checkpoint is written, so a late signal cannot cut that
+    short and a notebook's next Ctrl-C interrupts again. Messages go out by os.write: print() in a handler can raise
     "reentrant call" when the signal lands while the main thread is printing.
     """
 
     received = 0  # the signal that stopped the run, 0 before one arrives
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    kept: Dict[int, Any] = {}  # the handlers to restore after a stopped run's summary
 
     def __enter__(self):
         _Interrupt.received = 0
@@ -147,10 +149,17 @@ class _Interrupt:
             pass
 
     def __exit__(self, *exc):
+        _Interrupt.kept = self._previous
         if not _Interrupt.received:
-            for s, handler in self._previous.items():
-                signal.signal(s, handler)
+            restore_signal_handlers()
         return False
+
+
+def restore_signal_handlers() -> None:
+    """Put back the handlers a run replaced (a no-op if none are kept); see `_Interrupt`."""
+    for s, handler in _Interrupt.kept.items():
+        signal.signal(s, handler)
+    _Interrupt.kept = {}
 
 
 def _format_duration(seconds: float) -> str:

@@ -211,8 +211,12 @@ def test_signals_during_a_checkpoint_save_stop_the_run_at_the_chunk_boundary(tmp
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         result = run_training(toy_trainer(config), config, tmp_path / "run", "run")
+        # kept until the caller has written the summary, then restored (a notebook's Ctrl-C works again)
+        assert signal.getsignal(signal.SIGINT) is loop._Interrupt._handle
+        loop.restore_signal_handlers()
+        assert {s: signal.getsignal(s) for s in previous} == previous
     finally:
-        for s, handler in previous.items():  # the run keeps its handlers after a signal: give pytest its own
+        for s, handler in previous.items():  # whatever happened above, give pytest its own handlers
             signal.signal(s, handler)
     assert result.interrupted and result.signal == signal.SIGTERM  # the first signal counts
     assert result.updates == 2  # stopped at the boundary after the save, not inside it
