@@ -166,16 +166,11 @@ def test_mjx_matches_native_under_contact(mjx_four):
     on states with feet on the floor, sliding (where the friction pyramid's orientation matters)."""
     from mujoco import mjx
 
+    from mjx_mikt.envs.parity import native_contact_states, worst_qacc_error
+
     mjx_env, _ = mjx_four  # building MjxPhysics installed the collider
     model = mjx_env.physics.model
-    data = mujoco.MjData(model)
-    rng = np.random.default_rng(0)
-    states = []
-    for step in range(400):  # a random-control episode from qpos0: falls, lands, slides
-        data.ctrl[:] = rng.uniform(-1, 1, model.nu)
-        mujoco.mj_step(model, data)
-        if step % 8 == 0 and data.ncon > 0:
-            states.append((data.qpos.copy(), data.qvel.copy(), data.ctrl.copy(), data.qacc_warmstart.copy()))
+    states = native_contact_states(model)
     assert len(states) >= 10
 
     @jax.jit
@@ -184,12 +179,7 @@ def test_mjx_matches_native_under_contact(mjx_four):
                                                               qacc_warmstart=warmstart)
         return mjx.forward(mjx_env.physics.mjx_model, d).qacc
 
-    worst = 0.0
-    for qpos, qvel, ctrl, warmstart in states:
-        data.qpos[:], data.qvel[:], data.ctrl[:], data.qacc_warmstart[:] = qpos, qvel, ctrl, warmstart
-        mujoco.mj_forward(model, data)
-        got = np.asarray(qacc(*(jnp.asarray(x, jnp.float32) for x in (qpos, qvel, ctrl, warmstart))))
-        worst = max(worst, float(np.max(np.abs(got - data.qacc) / (1.0 + np.abs(data.qacc)))))
+    worst = worst_qacc_error(model, states, qacc)
     # float32 MJX vs float64 native; MJX's own frame rule gave |dqacc| up to 6.5 on such states
     assert worst < 2e-2, worst
 
@@ -244,3 +234,15 @@ def test_mjx_rk4_orientation_map_inverts_the_exponential_maps_derivative():
     back = np.asarray(dexp_inv(np.asarray(u, np.float32), np.asarray(dexp, np.float32)), np.float64)
     np.testing.assert_allclose(back, w, rtol=0, atol=2e-5)  # float32
     assert np.abs(back - dexp).max() > 1e-2  # the map is not the identity at these angles
+
+
+def test_importing_mjx_prints_no_warp_failure():
+    """MJX's first import prints "Failed to import warp" without warp-lang; the JAX backend needs no
+    Warp, so the project imports it quietly (physics.import_mjx)."""
+    import subprocess
+    import sys
+
+    code = "from mjx_mikt.envs.physics import import_mjx; print(import_mjx().__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "mujoco.mjx"
+    assert "Failed to import" not in out.stdout + out.stderr

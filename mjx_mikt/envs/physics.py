@@ -29,7 +29,10 @@ After `init` both are computed at the given state.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import sys
 import threading
 from typing import Dict
 
@@ -137,14 +140,23 @@ class NativePhysics:
         return self._call(state.qpos, state.qvel, state.qacc_warmstart, ctrl, stepping=True)
 
 
+def import_mjx():
+    """`mujoco.mjx`, without the "Failed to import warp" lines its first import prints when
+    warp-lang is absent: MJX's JAX implementation needs no Warp, and to a user of `--backend mjx`
+    those lines read like an error (the `mjx-warp` backend checks for Warp itself)."""
+    if "mujoco.mjx" not in sys.modules:
+        with contextlib.redirect_stdout(io.StringIO()):
+            import mujoco.mjx  # noqa: F401
+    return sys.modules["mujoco.mjx"]
+
+
 class MjxPhysics:
     """MuJoCo MJX (pure JAX). `solver_iterations` etc. override the model's options."""
 
     name = "mjx"
 
     def __init__(self, xml: str, n_substeps: int, **options):
-        from mujoco import mjx
-
+        mjx = import_mjx()
         from mjx_mikt.envs import mjx_contact, mjx_rk4
 
         mjx_contact.install()  # native MuJoCo's contact frame for capsules on the floor (see mjx_contact.py)
