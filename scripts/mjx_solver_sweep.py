@@ -69,6 +69,7 @@ import numpy as np  # noqa: E402
 from mujoco import mjx  # noqa: E402
 
 from mjx_mikt import envs  # noqa: E402
+from mjx_mikt.envs.parity import native_contact_states  # noqa: E402
 
 ROBOT = "CentipedeFour"
 N_CONTROL_STEPS = 20
@@ -86,14 +87,7 @@ def physics_rollout_step(env):
 
 def collect_states(model: mujoco.MjModel, n_states: int):
     """Native contact states of a random-control episode (the under-contact parity test's)."""
-    data = mujoco.MjData(model)
-    rng = np.random.default_rng(0)
-    states = []
-    for step in range(400):
-        data.ctrl[:] = rng.uniform(-1, 1, model.nu)
-        mujoco.mj_step(model, data)
-        if step % 8 == 0 and data.ncon > 0:
-            states.append((data.qpos.copy(), data.qvel.copy(), data.ctrl.copy(), data.qacc_warmstart.copy()))
+    states = native_contact_states(model)
     pick = np.unique(np.linspace(0, len(states) - 1, min(n_states, len(states))).round().astype(int))
     return [states[i] for i in pick], len(states)
 

@@ -23,7 +23,8 @@ What it does (CentipedeFour, the checked-in MJCF, compiled as `MjxPhysics` compi
 4. --warp-c-frame replaces MuJoCo Warp's `plane_capsule` (module attribute of
    `collision_primitive`, read when Warp generates the collision kernel) by one that keeps the
    projected capsule axis however steep the capsule is (native MuJoCo's rule, as
-   `mjx_contact.py` does for JAX), compiled into its own kernel cache dir; if the 60-degree rule
+   `mjx_contact.py` does for JAX): the backend's `warp_physics.install_c_frame`, compiled into its
+   own kernel cache dir (so --fresh-cache does not apply to it); if the 60-degree rule
    is the only contact difference, Warp then matches native to float32 precision.
 5. --with-jax also runs MJX's JAX implementation in float32 (stock, and with
    `mjx_contact.install()`, which is what `MjxPhysics` runs) on the same states, as a float32
@@ -45,7 +46,6 @@ import os
 import sys
 import tempfile
 import time
-from typing import Tuple
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
@@ -84,10 +84,8 @@ except Exception as err:  # noqa: BLE001
 
 wp.config.load_module_max_workers = 0  # serial module compiles (shared machine)
 wp.config.log_level = wp.LOG_WARNING  # no per-module "load took" lines
-if ARGS.fresh_cache:
+if ARGS.fresh_cache and not ARGS.warp_c_frame:  # the patched kernels live in the backend's own cache dir
     wp.config.kernel_cache_dir = tempfile.mkdtemp(prefix="warp-cache-")
-elif ARGS.warp_c_frame:  # a patched module must not be confused with the stock one in the cache
-    wp.config.kernel_cache_dir = os.path.join(tempfile.gettempdir(), "warp-cache-c-frame")
 wp.init()
 
 
@@ -97,40 +95,11 @@ def one_line(err: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------- C-frame patch (optional)
-from mujoco.mjx.third_party.mujoco_warp._src import collision_primitive as _mjw_cp  # noqa: E402
-from mujoco.mjx.third_party.mujoco_warp._src.collision_primitive_core import mat23f, plane_sphere  # noqa: E402
-from mujoco.mjx.third_party.mujoco_warp._src.math import normalize_with_norm  # noqa: E402
-
-
-@wp.func
-def plane_capsule_c_frame(
-    plane_normal: wp.vec3,
-    plane_pos: wp.vec3,
-    capsule_pos: wp.vec3,
-    capsule_axis: wp.vec3,
-    capsule_radius: float,
-    capsule_half_length: float,
-) -> Tuple[wp.vec2, mat23f, wp.mat33]:
-    """MuJoCo Warp's plane_capsule, except the frame: the projected capsule axis unless it is degenerate."""
-    n = plane_normal
-    b, b_norm = normalize_with_norm(capsule_axis - n * wp.dot(n, capsule_axis))
-    if b_norm < 1.0e-6:  # a vertical capsule: any tangent will do
-        if -0.5 < n[1] and n[1] < 0.5:
-            b = wp.vec3(0.0, 1.0, 0.0)
-        else:
-            b = wp.vec3(0.0, 0.0, 1.0)
-        b = wp.normalize(b - n * wp.dot(n, b))
-    c = wp.cross(n, b)
-    frame = wp.mat33(n[0], n[1], n[2], b[0], b[1], b[2], c[0], c[1], c[2])
-    segment = capsule_axis * capsule_half_length
-    dist1, pos1 = plane_sphere(n, plane_pos, capsule_pos + segment, capsule_radius)
-    dist2, pos2 = plane_sphere(n, plane_pos, capsule_pos - segment, capsule_radius)
-    return wp.vec2(dist1, dist2), mat23f(pos1[0], pos1[1], pos1[2], pos2[0], pos2[1], pos2[2]), frame
-
-
 if ARGS.warp_c_frame:
-    # plane_capsule_wrapper resolves `plane_capsule` in its module's globals when Warp generates code
-    _mjw_cp.plane_capsule = plane_capsule_c_frame
+    # the backend's own patch (and its own kernel cache dir, so patched and stock modules never mix)
+    from mjx_mikt.envs.warp_physics import install_c_frame  # noqa: E402
+
+    install_c_frame()
 
 
 # --------------------------------------------------------------------------- 1. frame rule
