@@ -185,3 +185,4 @@ def test_backends_prints_a_native_and_an_mjx_cell(tmp_path, capsys):
         ("mujoco", "paper-wide"), ("mjx", "paper-wide")]
     assert [Path(c[c.index("--run-dir") + 1]).relative_to(tmp_path).as_posix() for c in lines] == [
         "paper-wide-300k/cells/CentipedeFour/ppo", "paper-wide-300k-mjx/cells/CentipedeFour/ppo"]
+    assert all("--no-register-teacher" in c for c in lines)  # a comparison's runs are not teachers

@@ -46,7 +46,7 @@ class Comparison:
     variants: Tuple[Variant, ...]  # two: the difference is the second's mean minus the first's
 
     def cell(self) -> Cell:
-        return Cell("", self.robot, "ppo")
+        return Cell("", self.robot, "ppo", teachers=False)
 
 
 COMPARISONS: Dict[str, Comparison] = {c.name: c for c in (

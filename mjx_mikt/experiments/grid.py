@@ -101,6 +101,7 @@ class Cell:
     source: str  # '' for a PPO cell
     target: str
     method: str
+    teachers: bool = True  # a PPO cell registers its seeds as teachers (not a comparison's: nothing reads them)
 
     @property
     def label(self) -> str:
@@ -121,8 +122,8 @@ class Cell:
         if self.method != "ppo":
             cmd += ["--source", self.source, "--teacher-seeds", str(protocol.seeds),
                     "--teacher-timesteps", str(protocol.timesteps)]
-        else:
-            cmd += ["--register-teacher"]  # every seed becomes a teacher (seed i for student seed i)
+        else:  # every seed becomes a teacher (seed i for student seed i)
+            cmd += ["--register-teacher" if self.teachers else "--no-register-teacher"]
         cmd += protocol.common_flags()
         cmd += ["--teacher-store", str(protocol.out / "teachers"), "--run-dir", str(self.folder(protocol))]
         return cmd
