@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import textwrap
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -258,7 +259,7 @@ def figure(report: Dict, path: Path, metric: str = CURVE, csv_name: str = "metri
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(pairs):]:
         ax.axis("off")
-    fig.suptitle(report["title"], fontsize=10)
+    fig.suptitle(textwrap.fill(report["title"], 60 * cols), fontsize=10)  # one 5-inch panel: ~60 chars
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
