@@ -157,8 +157,9 @@ class MjxPhysics:
 
     def __init__(self, xml: str, n_substeps: int, **options):
         mjx = import_mjx()
-        from mjx_mikt.envs import mjx_contact, mjx_rk4
+        from mjx_mikt.envs import cpu_linalg, mjx_contact, mjx_rk4
 
+        cpu_linalg.install_if_cpu()  # jaxlib's batched LAPACK Cholesky deadlocks XLA's CPU pool (cpu_linalg.py)
         mjx_contact.install()  # native MuJoCo's contact frame for capsules on the floor (see mjx_contact.py)
         self._mjx = mjx
         model = mujoco.MjModel.from_xml_string(xml)
