@@ -54,9 +54,10 @@ def test_installed_lowerings_call_no_lapack_and_solve_the_same_system():
     assert "lapack" in jax.jit(lambda m: jnp.linalg.cholesky(m) * 1.0).lower(complex_a).as_text()
 
 
-def test_mjx_physics_on_cpu_installs_the_lowerings():
+def test_mjx_physics_on_cpu_installs_the_lowerings(monkeypatch):
     from mjx_mikt import envs
 
+    monkeypatch.setattr(cpu_linalg, "_installed", False)  # as in a fresh process (install re-registers)
     envs.make("CentipedeFour", backend="mjx")
     assert cpu_linalg._installed
 
