@@ -9,6 +9,7 @@ uninterrupted one and ends with the same parameters.
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
 import signal
@@ -170,22 +171,28 @@ def _format_duration(seconds: float) -> str:
 
 
 class Progress:
-    """One line on stderr per chunk (at most every `interval` s): steps, return, steps/s, ETA."""
+    """One line on stderr per chunk (at most every `interval` s): steps, return, steps/s, ETA.
 
-    def __init__(self, label: str, total_updates: int, batch: int, interval: float = 5.0, num_seeds: int = 1):
+    The rate is the median over the last `window` timed chunks (the chunk that compiled
+    excluded): one chunk that stalled (a SIGSTOP, a suspended laptop, a busy neighbour) would
+    otherwise drag the rate and the ETA down for the rest of the run.
+    """
+
+    def __init__(self, label: str, total_updates: int, batch: int, interval: float = 5.0,
+                 num_seeds: int = 1, window: int = 15):
         self.label, self.total, self.batch, self.interval = label, total_updates, batch, interval
         self.num_seeds = num_seeds
         self.last_print = 0.0
-        self.rate_steps, self.rate_time = 0, 0.0  # excludes the chunk that compiled
+        self.chunk_rates: collections.deque = collections.deque(maxlen=window)
 
     def add(self, updates: int, seconds: float, compiled: bool) -> None:
-        if not compiled:
-            self.rate_steps += updates * self.batch
-            self.rate_time += seconds
+        if not compiled and seconds > 0:
+            self.chunk_rates.append(updates * self.batch / seconds)
 
     @property
     def steps_per_second(self) -> float:
-        return self.rate_steps / self.rate_time if self.rate_time > 0 else float("nan")
+        """Env steps per second per seed: median of the recent chunks' rates (nan before one)."""
+        return float(np.median(self.chunk_rates)) if self.chunk_rates else float("nan")
 
     def show(self, update: int, last_return: float, force: bool = False) -> None:
         now = time.time()

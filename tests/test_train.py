@@ -186,7 +186,25 @@ def test_progress_line_has_no_rate_until_a_compiled_chunk_ran(capsys):
     progress.add(updates=4, seconds=2.0, compiled=False)  # 400 steps in 2 s
     progress.show(6, 12.5, force=True)
     line = capsys.readouterr().err
-    assert "200 steps/s" in line and "ETA 0m02s" in line  # 4 updates x 100 steps left at 200/s and "12.5" in line
+    assert "200 steps/s" in line and "ETA 0m02s" in line  # 4 updates x 100 steps left at 200/s
+    assert "12.5" in line
+
+
+def test_progress_rate_ignores_one_stalled_chunk(capsys):
+    """A chunk that stalled (the process was stopped for a while) does not drag steps/s and ETA."""
+    from mjx_mikt.loop import Progress
+
+    progress = Progress("mikt Eight", total_updates=100, batch=100, interval=0.0)
+    for seconds in (1.0, 1.0, 500.0, 1.0):  # 1,000 steps/s, then a chunk paused for 8 min
+        progress.add(updates=10, seconds=seconds, compiled=False)
+    assert progress.steps_per_second == 1000.0
+    progress.show(40, 3.0, force=True)
+    assert "1,000 steps/s" in capsys.readouterr().err  # the mean over all four chunks would say 8
+    progress.add(updates=10, seconds=4.0, compiled=False)  # the machine really got slower ...
+    progress.add(updates=10, seconds=4.0, compiled=False)
+    progress.add(updates=10, seconds=4.0, compiled=False)
+    progress.add(updates=10, seconds=4.0, compiled=False)
+    assert progress.steps_per_second == 250.0  # ... and the rate follows within a few chunks
 
 
 def test_signals_during_a_checkpoint_save_stop_the_run_at_the_chunk_boundary(tmp_path, monkeypatch, capfd):
