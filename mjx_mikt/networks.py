@@ -43,7 +43,9 @@ def orthogonal(gain: float = 1.0, iterations: int = 80):
     matmuls. Flax's QR-based initializer calls a LAPACK custom call that, when
     vmapped over seeds, waits on XLA:CPU's intra-op thread pool; two of them
     running at once on a 2-core machine deadlocked the pool (seen with
-    jaxlib 0.10.2 when initialising several seeds in one program).
+    jaxlib 0.10.2 when initialising several seeds in one program). It is the
+    deadlock of docs/mjx-cpu-hang.md; this initializer predates envs/cpu_linalg.py
+    and stays, since replacing it would change every committed run's weights.
     """
 
     def init(key, shape, dtype=jnp.float32):
