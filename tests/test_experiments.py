@@ -93,7 +93,7 @@ def _without_timing(path):
     return [{k: v for k, v in r.items() if k != "env_steps_per_second"} for r in rows]
 
 
-def test_interrupted_cell_resumes_to_the_same_result(tiny_experiment):
+def test_interrupted_cell_resumes_to_the_same_result(tiny_experiment, capsys):
     out, argv, calls, runner = tiny_experiment
     cell = out / "cells" / "Four-Six" / "mikt"
     metrics_before = _without_timing(cell / "metrics.csv")
@@ -103,11 +103,27 @@ def test_interrupted_cell_resumes_to_the_same_result(tiny_experiment):
     shutil.rmtree(cell / "checkpoints" / "4")
     assert grid.status(grid.Cell("CentipedeFour", "CentipedeSix", "mikt"),
                        experiments.protocol_from(experiments.build_parser().parse_args(argv))) == "partial"
+    status_argv = ["status"] + argv[1:]
+    assert experiments.main(status_argv, runner=runner) == 0
+    lines = {line.split()[0] + " " + line.split()[1]: line for line in capsys.readouterr().out.splitlines()}
+    assert "partial  checkpoint at update 2 of 4 (50%), resumes there" in lines["Four->Six mikt"]
+    assert " done     4 updates" in lines["Four ppo"]
     before = len(calls)
     assert experiments.main(argv, runner=runner) == 0
     assert calls[before:] == [["--resume", str(cell)]]
     assert _without_timing(cell / "metrics.csv") == metrics_before
     assert json.loads((cell / "summary.json").read_text())["eval_return_per_seed"] == eval_before
+
+
+def test_status_runs_nothing_and_names_each_cells_state(tiny_experiment, capsys):
+    out, argv, calls, runner = tiny_experiment
+    before = len(calls)
+    assert experiments.main(["status", "fig3", "--pairs", "Four:Six,Four:Eight", "--methods", "mikt,ppo",
+                             "--out", str(out)] + TINY_ARGS, runner=runner) == 0
+    assert len(calls) == before
+    states = {" ".join(line.split()[:2]): line.split()[2] for line in capsys.readouterr().out.splitlines()}
+    assert states == {"Four ppo": "done", "Four->Six mikt": "done", "Six ppo": "done",
+                      "Four->Eight mikt": "new", "Eight ppo": "new"}
 
 
 def _column(path, name):

@@ -4,6 +4,7 @@
     python -m mjx_mikt.experiments run fig3 [--pairs Four:Eight] [--methods mikt,ppo] [--seeds 5]
     python -m mjx_mikt.experiments run fig3 --print-commands      # one `mjx_mikt.run` line per cell
     python -m mjx_mikt.experiments report fig3                     # tables and figures from the cells
+    python -m mjx_mikt.experiments status fig3                     # each cell: done, partial at update K, or new
     python -m mjx_mikt.experiments run shapes                      # PPO per sample: 8 x 256 vs 64 x 32
     python -m mjx_mikt.experiments run backends                    # PPO on native MuJoCo vs MJX
 
@@ -35,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m mjx_mikt.experiments", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--list", action="store_true", help="list the named experiments and their cells")
-    parser.add_argument("action", nargs="?", choices=("run", "report"), help="run the cells, or report on them")
+    parser.add_argument("action", nargs="?", choices=("run", "report", "status"),
+                        help="run the cells (finished ones skipped, interrupted ones resumed), report on "
+                             "them, or show each cell's status (done, partial at update K, new)")
     parser.add_argument("name", nargs="?",
                         help=f"experiment: {', '.join(list(grid.EXPERIMENTS) + list(comparisons.COMPARISONS))}")
     parser.add_argument("--pairs", default=None,
@@ -85,6 +88,10 @@ def run_comparison(comparison: comparisons.Comparison, args, runner) -> int:
     """One PPO cell per variant of `comparison`, then its report."""
     protocols = {v.label: protocol_from(args, v) for v in comparison.variants}
     cell = comparison.cell()
+    if args.action == "status":
+        for label, protocol in protocols.items():
+            print(f"{label}: {grid.describe(cell, protocol)}")
+        return 0
     if args.action == "run" and args.print_commands:
         for protocol in protocols.values():
             grid.print_commands([cell], protocol)
@@ -155,12 +162,16 @@ def main(argv: Optional[Sequence[str]] = None, runner=run_subprocess) -> int:
             list_experiments()
             return 0
         if not args.action or not args.name:
-            raise ConfigError("give --list, or run NAME, or report NAME")
+            raise ConfigError("give --list, or run NAME, report NAME or status NAME")
         if args.name in comparisons.COMPARISONS:
             return run_comparison(comparisons.COMPARISONS[args.name], args, runner)
         experiment, pairs, methods = selection(args)
         protocol = protocol_from(args)
         cells = grid.cells_of(experiment, pairs, methods)
+        if args.action == "status":
+            for cell in cells:
+                print(grid.describe(cell, protocol))
+            return 0
         if args.action == "run" and args.print_commands:
             grid.print_commands(cells, protocol)
             return 0

@@ -160,6 +160,27 @@ def status(cell: Cell, protocol: Protocol) -> str:
     return "new"
 
 
+def describe(cell: Cell, protocol: Protocol) -> str:
+    """One line on where `cell` stands: done (with wall time and evaluation), partial (the update
+    its newest checkpoint holds, where a resume starts), or new."""
+    folder = cell.folder(protocol)
+    state = status(cell, protocol)
+    if state == "done":
+        data = json.loads((folder / "summary.json").read_text())
+        wall = data.get("wall_time_s")
+        evaluation = data.get("eval_return_mean")
+        return (f"{cell.label:<28} done     {data['updates']} updates"
+                + (f", {wall / 60:.0f} min" if wall is not None else "")
+                + (f", eval {evaluation:,.0f}" if evaluation is not None else "") + f"  {folder}")
+    if state == "partial":
+        config = json.loads((folder / "config.json").read_text())
+        total = config["run"]["total_timesteps"] // (config["ppo"]["num_envs"] * config["ppo"]["rollout_length"])
+        saved = checkpoint.latest_step(folder / "checkpoints")
+        return (f"{cell.label:<28} partial  checkpoint at update {saved} of {total} "
+                f"({100 * saved / max(total, 1):.0f}%), resumes there  {folder}")
+    return f"{cell.label:<28} new      {folder}"
+
+
 def check_compatible(cell: Cell, protocol: Protocol) -> None:
     """A cell folder made under another protocol (seeds, budget, preset) is refused, not mixed."""
     path = cell.folder(protocol) / "config.json"
