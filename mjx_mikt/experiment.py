@@ -108,8 +108,8 @@ def load_run_config(run_dir: Path) -> Config:
         raise ConfigError(f"{path} is corrupt: {err}") from None
 
 
-def summarize(result: RunResult, config: Config, out=None, teacher_records=None, previous_wall_time: float = 0.0) -> dict:
-    """Write summary.json and print the table; wall_time_s adds `previous_wall_time` (earlier sittings)."""
+def summarize(result: RunResult, config: Config, out=None, teacher_records=None) -> dict:
+    """Write summary.json and print the table; wall_time_s is the run's over all its sittings."""
     out = out or sys.stdout
     per_seed = result.eval_returns.mean(axis=1)
     summary = {
@@ -118,7 +118,7 @@ def summarize(result: RunResult, config: Config, out=None, teacher_records=None,
         "method": config.run.method,
         "env_steps_per_seed": result.env_steps,
         "updates": result.updates,
-        "wall_time_s": round(previous_wall_time + result.wall_time, 1),
+        "wall_time_s": round(result.wall_time, 1),
         "eval_return_per_seed": [float(x) for x in per_seed],
         "eval_return_mean": float(np.nanmean(per_seed)) if np.isfinite(per_seed).any() else None,
         "run_dir": str(result.run_dir),
@@ -301,13 +301,13 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
     label = label or f"{config.run.method} {config.run.target}"
     print(describe(config, resume), file=sys.stderr, flush=True)
     meta = {"target": config.run.target, "method": config.run.method}
+    # checkpoints written before they recorded the wall time: the last sitting's summary has it
     previous = json.loads((run_dir / "summary.json").read_text()).get("wall_time_s", 0.0) if (
         resume and (run_dir / "summary.json").is_file()) else 0.0
     result = run_training(trainer, config, run_dir, label, resume=resume, meta=meta, teachers=stacked,
-                          stop_after_updates=stop_after_updates, hooks=hooks)
+                          stop_after_updates=stop_after_updates, hooks=hooks, previous_wall_time=previous)
     try:
-        summary = summarize(result, config, teacher_records=teacher_assignment(config, records) if records else None,
-                            previous_wall_time=previous)
+        summary = summarize(result, config, teacher_records=teacher_assignment(config, records) if records else None)
     finally:  # a stopped run kept its signal handlers until its summary was written
         restore_signal_handlers()
     if summary["status"] == "finished" and config.run.video and hooks.after_finish is not None:

@@ -217,7 +217,7 @@ class Progress:
 def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
                  resume: bool = False, meta: Optional[Dict] = None,
                  stop_after_updates: Optional[int] = None, teachers=None,
-                 hooks: RunHooks = RunHooks()) -> RunResult:
+                 hooks: RunHooks = RunHooks(), previous_wall_time: float = 0.0) -> RunResult:
     """Train (or continue training) the run in `run_dir`; returns its final state and evaluation.
 
     `teachers` is the agent's teacher_state stacked on a leading (num_seeds,)
@@ -225,19 +225,32 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
 
     `stop_after_updates` ends the run early at that update, as an interruption
     would (used to test resume).
+
+    The result's wall_time is the run's over all its sittings: each checkpoint records the wall
+    time spent up to it, so a sitting that was killed outright (no summary written) still counts
+    up to its newest checkpoint. `previous_wall_time` stands in for a checkpoint written before
+    checkpoints recorded it.
     """
+    start = time.time()
     run = config.run
     ckpt_dir = run_dir / "checkpoints"
     meta = dict(meta or {}, config=config.to_dict())
     init = jax.jit(jax.vmap(trainer.init))
     keys = seed_keys(config)
+    earlier = 0.0  # wall time of earlier sittings, up to the checkpoint this one starts from
+
+    def save(update: int, state) -> None:
+        wall = round(earlier + time.time() - start, 1)
+        checkpoint.save_checkpoint(ckpt_dir, update, state, dict(meta, update=update, wall_time_s=wall))
+
     if resume:
         abstract = jax.eval_shape(init, keys, teachers)
-        state, _, _ = checkpoint.restore_latest_readable(ckpt_dir, abstract)
+        state, saved_meta, _ = checkpoint.restore_latest_readable(ckpt_dir, abstract)
+        earlier = float(saved_meta.get("wall_time_s", previous_wall_time))
     else:
         state = init(keys, teachers)
         # update 0 is a checkpoint too: a run stopped (or diverged) before its first one can resume
-        checkpoint.save_checkpoint(ckpt_dir, 0, state, dict(meta, update=0))
+        save(0, state)
     update = int(np.asarray(state.update).reshape(-1)[0])
     batch = config.ppo.batch_size
     logger = RunLogger(run_dir, run.num_seeds, resume_update=update if resume else None,
@@ -272,7 +285,6 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
         run_eval(state, update)  # the run was interrupted during this evaluation: do it again
 
     progress = Progress(label, trainer.num_updates, batch, num_seeds=run.num_seeds)
-    start = time.time()
     last_return = float("nan")
     final_eval = None
     interrupted, diverged = False, ""
@@ -310,7 +322,7 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
                 if at_end or (run.eval_every > 0 and update % run.eval_every == 0):
                     final_eval = run_eval(state, update)
                 if at_end or (run.checkpoint_every > 0 and update % run.checkpoint_every == 0):
-                    checkpoint.save_checkpoint(ckpt_dir, update, state, dict(meta, update=update))
+                    save(update, state)
                     saved = update
                 logger.flush()
                 progress.show(update, last_return, force=at_end)
@@ -319,14 +331,14 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
             # `state` is always a completed chunk (its own update count says which): save it
             done = int(np.asarray(state.update).reshape(-1)[0])
             if done != saved:
-                checkpoint.save_checkpoint(ckpt_dir, done, state, dict(meta, update=done))
+                save(done, state)
             update = done
             print(f"\ninterrupted at update {update}; resume with: python -m mjx_mikt.run --resume {run_dir}",
                   file=sys.stderr)
         finally:
             logger.close()
     if not interrupted and not diverged and update == end and update != trainer.num_updates:
-        checkpoint.save_checkpoint(ckpt_dir, update, state, dict(meta, update=update))
+        save(update, state)
     returns = np.asarray(final_eval["return"]) if final_eval is not None else np.full((run.num_seeds, 1), np.nan)
-    return RunResult(run_dir, update, update * batch, time.time() - start, returns, state, interrupted,
+    return RunResult(run_dir, update, update * batch, earlier + time.time() - start, returns, state, interrupted,
                      signal=int(_Interrupt.received or signal.SIGINT) if interrupted else 0, diverged=diverged)

@@ -136,6 +136,25 @@ def test_two_device_sharded_run_matches_one_device():
     assert float(lines["maxdiff"]) < 1e-4
 
 
+def test_wall_time_counts_every_sitting_from_the_checkpoints(tmp_path):
+    """Each checkpoint records the run's wall time so far: a sitting killed outright (no summary
+    written) still counts up to its newest checkpoint, and the time between sittings does not."""
+    import json
+    import time
+
+    config = toy_config()
+    part = run_training(toy_trainer(config), config, tmp_path / "run", "run", stop_after_updates=4)
+    saved = json.loads((tmp_path / "run" / "checkpoints" / "4" / "meta" / "metadata").read_text())["wall_time_s"]
+    assert 0 < saved <= part.wall_time + 0.1
+    time.sleep(2.0)  # between the sittings
+    t0 = time.time()
+    # the checkpoint's figure wins over the caller's fallback (for checkpoints that lack one)
+    resumed = run_training(toy_trainer(config), config, tmp_path / "run", "run", resume=True,
+                           previous_wall_time=1e6)
+    second_sitting = time.time() - t0
+    assert saved < resumed.wall_time <= saved + second_sitting + 0.1
+
+
 def test_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, capsys):
     config = toy_config()
     whole = run_training(toy_trainer(config), config, tmp_path / "whole", "whole")
