@@ -332,13 +332,15 @@ class Trainer:
         """Deterministic policy (the mean action), `episodes` (default eval_episodes) episodes in parallel.
 
         Returns {'return': (E,), 'length': (E,)} of each env's first episode
-        (capped at `max_steps`, default eval_max_steps, control steps).
+        (capped at `max_steps`, default eval_max_steps, control steps). The loop stops once every
+        episode has ended: an early policy that falls in 10 steps costs 10 steps, not max_steps
+        (under a vmap over seeds, once every seed's have).
         """
         episodes = episodes or self.config.run.eval_episodes
         max_steps = max_steps or self.config.run.eval_max_steps
         env_state = jax.vmap(self.env.reset)(jax.random.split(key, episodes))
 
-        def step(carry, _):
+        def step(carry):
             env_state, total, length, alive = carry
             obs = self._normalize_obs(obs_stats, env_state.obs)
             mean, _, _ = self.agent.apply(params, obs, use_teacher=use_teacher,
@@ -347,11 +349,15 @@ class Trainer:
             total = total + alive * env_state.reward
             length = length + alive
             alive = alive * (1.0 - env_state.done)
-            return (env_state, total, length, alive), None
+            return env_state, total, length, alive
+
+        def running(counted):
+            steps, (_, _, _, alive) = counted
+            return (steps < max_steps) & jnp.any(alive > 0)
 
         zeros = jnp.zeros((episodes,))
         carry = (env_state, zeros, zeros, jnp.ones_like(zeros))
-        (_, total, length, _), _ = jax.lax.scan(step, carry, None, length=max_steps)
+        _, (_, total, length, _) = jax.lax.while_loop(running, lambda c: (c[0] + 1, step(c[1])), (0, carry))
         return {"return": total, "length": length}
 
 

@@ -136,6 +136,30 @@ def test_two_device_sharded_run_matches_one_device():
     assert float(lines["maxdiff"]) < 1e-4
 
 
+def test_evaluation_stops_when_every_episode_has_ended():
+    """Episodes of 7 steps with max_steps 500: 7 env steps, and the same returns as a longer cap."""
+    steps = []
+
+    class CountedPointMass(PointMass):
+        def step(self, state, action):
+            jax.debug.callback(lambda: steps.append(1))
+            return super().step(state, action)
+
+    config = toy_config()
+    env = CountedPointMass(episode_length=7)
+    agent = agents.make_agent("ppo", env.observation_size, env.action_size, config.ppo, config.mikt)
+    trainer = make_train(config, env, agent)
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    evaluate = jax.jit(trainer.evaluate, static_argnames=("episodes", "max_steps"))
+    short = jax.device_get(evaluate(state.params, state.obs_stats, jax.random.PRNGKey(1), max_steps=500))
+    assert len(steps) == 7  # a fixed-length loop would have stepped 500 times
+    np.testing.assert_array_equal(short["length"], np.full(config.run.eval_episodes, 7.0))
+    capped = jax.device_get(evaluate(state.params, state.obs_stats, jax.random.PRNGKey(1), max_steps=4))
+    assert len(steps) == 7 + 4
+    np.testing.assert_array_equal(capped["length"], np.full(config.run.eval_episodes, 4.0))
+    assert np.all(short["return"] != capped["return"])
+
+
 def test_wall_time_counts_every_sitting_from_the_checkpoints(tmp_path):
     """Each checkpoint records the run's wall time so far: a sitting killed outright (no summary
     written) still counts up to its newest checkpoint, and the time between sittings does not."""
