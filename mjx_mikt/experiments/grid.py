@@ -145,6 +145,11 @@ def cells_of(experiment: Experiment, pairs=None, methods=None) -> List[Cell]:
     return out
 
 
+def planned_updates(config: Dict) -> int:
+    """The updates a run folder's config.json (as a dict) asks for."""
+    return config["run"]["total_timesteps"] // (config["ppo"]["num_envs"] * config["ppo"]["rollout_length"])
+
+
 def status(cell: Cell, protocol: Protocol) -> str:
     """'done', 'partial' (resumable) or 'new'."""
     folder = cell.folder(protocol)
@@ -152,8 +157,7 @@ def status(cell: Cell, protocol: Protocol) -> str:
     if summary.is_file():
         data = json.loads(summary.read_text())
         config = json.loads((folder / "config.json").read_text())
-        expected = config["run"]["total_timesteps"] // (config["ppo"]["num_envs"] * config["ppo"]["rollout_length"])
-        if not data.get("interrupted") and data.get("updates") == expected:
+        if not data.get("interrupted") and data.get("updates") == planned_updates(config):
             return "done"
     if (folder / "config.json").is_file() and checkpoint.latest_step(folder / "checkpoints") is not None:
         return "partial"
@@ -174,7 +178,7 @@ def describe(cell: Cell, protocol: Protocol) -> str:
                 + (f", eval {evaluation:,.0f}" if evaluation is not None else "") + f"  {folder}")
     if state == "partial":
         config = json.loads((folder / "config.json").read_text())
-        total = config["run"]["total_timesteps"] // (config["ppo"]["num_envs"] * config["ppo"]["rollout_length"])
+        total = planned_updates(config)
         saved = checkpoint.latest_step(folder / "checkpoints")
         return (f"{cell.label:<28} partial  checkpoint at update {saved} of {total} "
                 f"({100 * saved / max(total, 1):.0f}%), resumes there  {folder}")

@@ -26,7 +26,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from mjx_mikt.checkpoint import write_atomic
-from mjx_mikt.experiments.grid import LONG, Cell, Experiment, Protocol, parse_pairs
+from mjx_mikt.experiments.grid import LONG, Cell, Experiment, Protocol, parse_pairs, planned_updates
 
 CURVE = "episode_return_100"
 COLOURS = {"mikt": "tab:blue", "ppo": "tab:orange", "mlpp": "tab:red", "mikt-no-mi": "tab:purple",
@@ -108,9 +108,8 @@ def finished_or_partial(folder: Path) -> str:
     summary, config = folder / "summary.json", folder / "config.json"
     if summary.is_file() and config.is_file():
         data, run = json.loads(summary.read_text()), json.loads(config.read_text())
-        expected = run["run"]["total_timesteps"] // (run["ppo"]["num_envs"] * run["ppo"]["rollout_length"])
         if data.get("status", "finished") == "finished" and not data.get("interrupted") \
-                and data.get("updates") == expected:
+                and data.get("updates") == planned_updates(run):
             return "done"
     return "partial"
 
