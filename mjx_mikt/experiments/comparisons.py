@@ -116,9 +116,9 @@ def table(data: Dict) -> List[str]:
         speed = e.get("loop_env_steps_per_second")
         speed_text = f"{speed['median']:,} ({speed['p25']:,}-{speed['p75']:,})" if speed else "-"
         wall = f"{e['wall_time_s'] / 60:.0f} min" if e.get("wall_time_s") else "-"
-        lines.append(f"| {label} | {e['shape']} | {e['backend']} | {reports._fmt(e['final'])} | {reports._fmt(e['auc'])} | "
-                     f"{reports._fmt(e.get('eval_return'))} | {e['seeds']} | {e['env_steps']:,} | {e['status']} | "
-                     f"{speed_text} | {wall} |")
+        stats = " | ".join(reports.mean_std_text(e.get(k)) for k in ("final", "auc", "eval_return"))
+        lines.append(f"| {label} | {e['shape']} | {e['backend']} | {stats} | {e['seeds']} | {e['env_steps']:,} | "
+                     f"{e['status']} | {speed_text} | {wall} |")
     for key in ("final", "auc"):
         diff = data.get(f"{key}_difference")
         if diff:

@@ -47,6 +47,7 @@ class Experiment:
     pairs: Tuple[str, ...]  # "Source:Target" with short names
     methods: Tuple[str, ...]
     mixing_curves: bool = False  # also plot p_s (Fig. 5b/6)
+    by_teacher: bool = False  # pairs share one student: also one panel/table with a row per teacher (Fig. 5a)
 
 
 EXPERIMENTS: Dict[str, Experiment] = {e.name: e for e in (
@@ -55,7 +56,7 @@ EXPERIMENTS: Dict[str, Experiment] = {e.name: e for e in (
     Experiment("fig4", "Fig. 4: ablation of the encoder's gradients (without L_MI, without RL gradients)",
                FIG3_PAIRS, ("mikt", "mikt-no-mi", "mikt-no-rl-grad")),
     Experiment("fig5", "Fig. 5: CentipedeEight with CentipedeFour, CentipedeSix and Hopper teachers; p_s curves",
-               ("Four:Eight", "Six:Eight", "Hopper:Eight"), ("mikt", "ppo"), mixing_curves=True),
+               ("Four:Eight", "Six:Eight", "Hopper:Eight"), ("mikt", "ppo"), mixing_curves=True, by_teacher=True),
     Experiment("fig7", "Fig. 7: MIKT with and without the KL regulariser",
                FIG3_PAIRS, ("mikt", "mikt-no-kl")),
 )}

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, List
 
-from mjx_mikt.experiments import comparisons, report
+from mjx_mikt.experiments import by_teacher, comparisons, report
 
 BLOCK = re.compile(r"(<!-- (?P<name>[\w-]+)-table: generated from (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /(?P=name)-table -->)",
                    re.S)
@@ -32,7 +32,7 @@ def _four_to_eight(data: Dict) -> List[str]:
 # block name -> the table's lines from the report's JSON
 TABLES: Dict[str, Callable[[Dict], List[str]]] = {"fig3a": _four_to_eight, "fig4": _four_to_eight,
                                                    "fig7": _four_to_eight, "shapes": comparisons.table,
-                                                   "backends": comparisons.table}
+                                                   "backends": comparisons.table, "fig5": by_teacher.table}
 
 
 def render(text: str, root: Path) -> str:

@@ -21,7 +21,7 @@ import csv
 import json
 import textwrap
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -176,7 +176,7 @@ def build(experiment: Experiment, protocol: Protocol, pairs=None, methods=None) 
     return report
 
 
-def _fmt(stat: Optional[Dict]) -> str:
+def mean_std_text(stat: Optional[Dict]) -> str:
     if not stat or stat.get("mean") is None:
         return "-"
     return f"{stat['mean']:,.0f} ± {stat['std']:,.0f}"
@@ -191,9 +191,9 @@ def pair_table(pair: Dict) -> List[str]:
     for method, e in pair["methods"].items():
         reach = f"{e['steps_to_ppo_final']:,}" if e.get("steps_to_ppo_final") else "-"
         wall = f"{e['wall_time_s'] / 60:.0f} min" if e.get("wall_time_s") else "-"
-        lines.append(f"| {method} | {_fmt(e['final'])} | {_fmt(e['auc'])} | {_fmt(e['jumpstart'])} | "
-                     f"{_fmt(e.get('at_common_steps'))} | {reach} | "
-                     f"{_fmt(e.get('eval_return'))} | {e['seeds']} | {e['env_steps']:,} | {e['status']} | {wall} |")
+        stats = " | ".join(mean_std_text(e.get(k)) for k in ("final", "auc", "jumpstart", "at_common_steps"))
+        lines.append(f"| {method} | {stats} | {reach} | {mean_std_text(e.get('eval_return'))} | {e['seeds']} | "
+                     f"{e['env_steps']:,} | {e['status']} | {wall} |")
     return lines
 
 
@@ -266,6 +266,30 @@ def figure(report: Dict, path: Path, metric: str = CURVE, csv_name: str = "metri
     return path
 
 
+def draw_mixing(ax, report: Dict, colours: Optional[Sequence[str]] = None) -> bool:
+    """The student weight p_s (mean over policy layers; mean ± std over seeds) of each pair's MIKT cell
+    on `ax`, the i-th MIKT cell in colours[i] if given; False if no cell has it."""
+    drawn = False
+    cells = [(pair, pair["methods"]["mikt"]) for pair in report["pairs"] if "mikt" in pair["methods"]]
+    for i, (pair, entry) in enumerate(cells):
+        colour = colours[i % len(colours)] if colours else None
+        layers = [read_metric(Path(entry["cell"]), f"p_s/policy_{j}") for j in range(8)]
+        layers = [x for x in layers if x is not None]
+        if not layers:
+            continue
+        steps = layers[0][0]
+        values = np.mean([v for _, v in layers], axis=0)  # (seeds, U)
+        mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+        ax.plot(steps, mean, label=f"{pair['source']} → {pair['target']}", color=colour)
+        ax.fill_between(steps, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
+        drawn = True
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("student weight p_s (policy layers)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return drawn
+
+
 def mixing_figure(report: Dict, path: Path) -> Optional[Path]:
     """Fig. 5b/6: the student weight p_s (mean over policy layers) of the MIKT cells through training."""
     import matplotlib
@@ -274,28 +298,9 @@ def mixing_figure(report: Dict, path: Path) -> Optional[Path]:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    drawn = False
-    for pair in report["pairs"]:
-        entry = pair["methods"].get("mikt")
-        if not entry:
-            continue
-        layers = [read_metric(Path(entry["cell"]), f"p_s/policy_{j}") for j in range(8)]
-        layers = [x for x in layers if x is not None]
-        if not layers:
-            continue
-        steps = layers[0][0]
-        values = np.mean([v for _, v in layers], axis=0)  # (seeds, U)
-        mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
-        ax.plot(steps, mean, label=f"{pair['source']} → {pair['target']}")
-        ax.fill_between(steps, mean - std, mean + std, alpha=0.2, lw=0)
-        drawn = True
-    if not drawn:
+    if not draw_mixing(ax, report):
         plt.close(fig)
         return None
-    ax.set_xlabel("env steps")
-    ax.set_ylabel("student weight p_s (policy layers)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -315,6 +320,11 @@ def write(experiment: Experiment, protocol: Protocol, pairs=None, methods=None) 
                              "deterministic evaluation return")}
     if experiment.mixing_curves:
         images["mixing"] = mixing_figure(report, folder / f"{experiment.name}-p_s.png")
+    if experiment.by_teacher:
+        from mjx_mikt.experiments import by_teacher
+
+        text += "\n## One student, several teachers\n\n" + "\n".join(by_teacher.table(report)) + "\n"
+        images["teachers"] = by_teacher.figure(report, folder / f"{experiment.name}-teachers.png")
     for key, image in images.items():
         if image is not None:
             written[key] = image
