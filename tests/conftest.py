@@ -2,6 +2,7 @@
 compilation cache is on, because every MJX compile costs 20-90 s on a CPU."""
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -55,3 +56,23 @@ def physics_rollout(env):
         return final, obs, rewards
 
     return rollout
+
+
+# A tiny optimisation for training tests: 2 envs x 32 steps, 2 minibatches, 1 epoch, short evaluations.
+TINY = ["--num-envs", "2", "--rollout-length", "32", "--num-minibatches", "2", "--update-epochs", "1",
+        "--eval-episodes", "1", "--eval-max-steps", "10", "--eval-every", "2", "--checkpoint-every", "2",
+        "--updates-per-chunk", "2", "--no-video"]
+
+
+@pytest.fixture(scope="session")
+def teacher_run(tmp_path_factory):
+    """A 4-update CentipedeFour teacher trained through the CLI in a fresh process (read-only for the
+    tests: test_cli and test_teachers share it). Returns (CompletedProcess, run_dir, teacher store)."""
+    root = tmp_path_factory.mktemp("cli")
+    run_dir, store = root / "teacher-run", root / "teachers"
+    cmd = [sys.executable, "-m", "mjx_mikt.run", "--method", "ppo", "--target", "CentipedeFour",
+           "--timesteps", str(4 * 64), "--run-dir", str(run_dir), "--teacher-store", str(store),
+           "--register-teacher", "--video-every", "1", "--video-steps", "6"] + [
+               flag for flag in TINY if flag != "--no-video"]
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    return out, run_dir, store

@@ -9,25 +9,9 @@ import numpy as np
 import pytest
 
 from mjx_mikt import run as cli
+from conftest import TINY  # the tiny optimisation; the teacher_run fixture is in conftest too
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["--num-envs", "2", "--rollout-length", "32", "--num-minibatches", "2", "--update-epochs", "1",
-        "--eval-episodes", "1", "--eval-max-steps", "10", "--eval-every", "2", "--checkpoint-every", "2",
-        "--updates-per-chunk", "2", "--no-video"]
-
-
-@pytest.fixture(scope="module")
-def teacher_run(tmp_path_factory):
-    """A 4-update CentipedeFour teacher trained through the CLI in a fresh process."""
-    root = tmp_path_factory.mktemp("cli")
-    run_dir, store = root / "teacher-run", root / "teachers"
-    cmd = [sys.executable, "-m", "mjx_mikt.run", "--method", "ppo", "--target", "CentipedeFour",
-           "--timesteps", str(4 * 64), "--run-dir", str(run_dir), "--teacher-store", str(store),
-           "--register-teacher", "--video-every", "1", "--video-steps", "6"] + [
-               flag for flag in TINY if flag != "--no-video"]
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
-    return out, run_dir, store
-
 
 def _tensorboard_images(log_dir: Path):
     """[(tag, step, encoded image bytes)] of every image summary in the event files of log_dir."""
@@ -171,10 +155,12 @@ def test_tiny_mikt_run_writes_mikt_metrics_and_resumes(teacher_run, tmp_path):
     config, _ = experiment.prepare_new(cli.config_from_args(cli.build_parser().parse_args(
         argv + ["--run-dir", str(tmp_path / "a")])))
     specs = teachers_lib.resolve(config)
+    # one trainer for the three runs: its compiled functions are reused (a compile costs ~40 s on a slow
+    # CPU); a resume in a fresh process is tested by test_experiments and test_train
+    trainer = experiment.build_trainer(config, [s[0] for s in specs])
+    stacked = teachers_lib.stacked_state(trainer.agent, config, specs)
 
     def run(run_dir, **kw):
-        trainer = experiment.build_trainer(config, [s[0] for s in specs])
-        stacked = teachers_lib.stacked_state(trainer.agent, config, specs)
         return run_training(trainer, config, run_dir, "mikt", teachers=stacked, **kw)
 
     whole = run(tmp_path / "whole")

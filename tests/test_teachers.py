@@ -12,7 +12,7 @@ import numpy as np
 
 from mjx_mikt import checkpoint, experiment, teachers
 from mjx_mikt import run as cli
-from test_cli import TINY, teacher_run  # noqa: F401  (the module-scoped tiny teacher fixture)
+from conftest import TINY
 
 REPO = Path(__file__).resolve().parents[1]
 
