@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from mjx_mikt.config import METHODS, PRESETS, ConfigError
-from mjx_mikt.experiments import comparisons, grid, report
+from mjx_mikt.experiments import by_teacher, comparisons, grid, report
 
 
 def _budget_name(timesteps: int) -> str:
@@ -182,7 +182,8 @@ def main(argv: Optional[Sequence[str]] = None, runner=run_subprocess) -> int:
                     print(f"error: cell {cell.label} exited with code {code}; "
                           f"run the same command again to resume", file=sys.stderr)
                     return code
-        written = report.write(experiment, protocol, pairs, methods)
+        sections = [by_teacher.section] if experiment.by_teacher else []
+        written = report.write(experiment, protocol, pairs, methods, sections)
         print(f"report: {written['md']}", flush=True)
         return 0
     except ConfigError as err:

@@ -85,3 +85,9 @@ def figure(report: Dict, path: Path) -> Optional[Path]:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def section(report: Dict, folder: Path, name: str):
+    """The report's Fig. 5 section (a `report.Section`): the table, and `<name>-teachers.png`."""
+    text = "\n## One student, several teachers\n\n" + "\n".join(table(report)) + "\n"
+    return text, {"teachers": figure(report, folder / f"{name}-teachers.png")}

@@ -21,7 +21,7 @@ import csv
 import json
 import textwrap
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -286,7 +286,8 @@ def draw_mixing(ax, report: Dict, colours: Optional[Sequence[str]] = None) -> bo
     ax.set_xlabel("env steps")
     ax.set_ylabel("student weight p_s (policy layers)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    if drawn:
+        ax.legend(fontsize=7)
     return drawn
 
 
@@ -307,8 +308,14 @@ def mixing_figure(report: Dict, path: Path) -> Optional[Path]:
     return path
 
 
-def write(experiment: Experiment, protocol: Protocol, pairs=None, methods=None) -> Dict[str, Path]:
-    """report.md, report.json and the PNGs under <out>/<experiment>/; returns their paths."""
+# A further view of a report: (report, folder, experiment name) -> (markdown section, {key: PNG or None})
+Section = Callable[[Dict, Path, str], Tuple[str, Dict[str, Optional[Path]]]]
+
+
+def write(experiment: Experiment, protocol: Protocol, pairs=None, methods=None,
+          sections: Sequence[Section] = ()) -> Dict[str, Path]:
+    """report.md, report.json and the PNGs under <out>/<experiment>/ (plus each of `sections`, e.g.
+    by_teacher.section for Fig. 5); returns their paths."""
     report = build(experiment, protocol, pairs, methods)
     folder = protocol.out / experiment.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -320,11 +327,10 @@ def write(experiment: Experiment, protocol: Protocol, pairs=None, methods=None) 
                              "deterministic evaluation return")}
     if experiment.mixing_curves:
         images["mixing"] = mixing_figure(report, folder / f"{experiment.name}-p_s.png")
-    if experiment.by_teacher:
-        from mjx_mikt.experiments import by_teacher
-
-        text += "\n## One student, several teachers\n\n" + "\n".join(by_teacher.table(report)) + "\n"
-        images["teachers"] = by_teacher.figure(report, folder / f"{experiment.name}-teachers.png")
+    for section in sections:
+        extra_text, extra_images = section(report, folder, experiment.name)
+        text += extra_text
+        images.update(extra_images)
     for key, image in images.items():
         if image is not None:
             written[key] = image
