@@ -53,6 +53,9 @@ def test_a_row_and_a_curve_per_teacher_then_ppo(tmp_path):
     assert [row[-2] for row in (four, hopper, ppo)] == ["done"] * 3
     # PPO ends at (150 + 160) / 2 = 155; the Four student's mean curve 30 u + 5 reaches it at update 5
     assert four[5] == "500" and hopper[5] == "-"
+    assert by_teacher.teachers_table(data)[2:] == [
+        "| CentipedeFour | 0, 1 | 2,000, 3,000 | 2,000, 3,000 | 1,683-3,601 |",
+        "| Hopper | 0, 1 | 1,000, 1,200 | 1,000, 1,200 | 1,754-3,429 |"]
     text, images = by_teacher.section(data, tmp_path, "fig5")  # what `report fig5` adds to report.md
     assert "\n".join(lines) in text
     assert images["teachers"] == tmp_path / "fig5-teachers.png" and images["teachers"].stat().st_size > 10_000

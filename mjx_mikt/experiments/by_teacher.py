@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from mjx_mikt.experiments.report import CURVE, draw_mixing, mean_std_text, read_metric
+from mjx_mikt.experiments.report import AUTHORS_TEACHER_RETURNS, CURVE, draw_mixing, mean_std_text, read_metric
 
 TEACHER_COLOURS = ("tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
 
@@ -49,6 +49,23 @@ def table(report: Dict) -> List[str]:
         stats = " | ".join(mean_std_text(e.get(k)) for k in ("final", "auc", "jumpstart"))
         lines.append(f"| {who} | {teachers} | {stats} | {reach} | {mean_std_text(e.get('eval_return'))} | "
                      f"{e['seeds']} | {e['env_steps']:,} | {e['status']} | {wall} |")
+    return lines
+
+
+def teachers_table(report: Dict) -> List[str]:
+    """The markdown table of the teachers: a row per source robot with its teachers' training return
+    (last 100 episodes) and deterministic evaluation per seed, next to the authors' range."""
+    lines = ["| teachers | seeds | training return (last 100 episodes) | deterministic evaluation | "
+             "the authors' teachers |", "|---|---|---|---|---|"]
+    for pair in report["pairs"]:
+        if not pair["teachers"]:
+            continue
+        per_seed = {key: ", ".join("-" if t[key] is None else f"{t[key]:,.0f}" for t in pair["teachers"])
+                    for key in ("episode_return_100", "eval_return")}
+        authors = AUTHORS_TEACHER_RETURNS.get(pair["source"])
+        lines.append(f"| {pair['source']} | {', '.join(str(t['seed']) for t in pair['teachers'])} | "
+                     f"{per_seed['episode_return_100']} | {per_seed['eval_return']} | "
+                     f"{f'{authors[0]:,}-{authors[1]:,}' if authors else '-'} |")
     return lines
 
 

@@ -32,7 +32,8 @@ def _four_to_eight(data: Dict) -> List[str]:
 # block name -> the table's lines from the report's JSON
 TABLES: Dict[str, Callable[[Dict], List[str]]] = {"fig3a": _four_to_eight, "fig4": _four_to_eight,
                                                    "fig7": _four_to_eight, "shapes": comparisons.table,
-                                                   "backends": comparisons.table, "fig5": by_teacher.table}
+                                                   "backends": comparisons.table, "fig5": by_teacher.table,
+                                                   "fig5-teachers": by_teacher.teachers_table}
 
 
 def render(text: str, root: Path) -> str:
