@@ -241,6 +241,14 @@ def test_mjx_rk4_orientation_map_inverts_the_exponential_maps_derivative():
     assert np.abs(back - dexp).max() > 1e-2  # the map is not the identity at these angles
 
 
+def test_rk4_stages_are_one_loop_body_on_a_cpu_and_inlined_elsewhere():
+    """On a CPU one compiled stage body compiles and runs faster (mjx_rk4.stage_unroll); accelerators keep
+    mjx.rungekutta4's three inlined stages."""
+    from mjx_mikt.envs.mjx_rk4 import stage_unroll
+
+    assert stage_unroll("cpu") == 1 and stage_unroll("gpu") == 3 and stage_unroll("tpu") == 3
+
+
 def test_importing_mjx_prints_no_warp_failure():
     """MJX's first import prints "Failed to import warp" without warp-lang; the JAX backend needs no
     Warp, so the project imports it quietly (physics.import_mjx)."""
