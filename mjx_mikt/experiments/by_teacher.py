@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from mjx_mikt.experiments.report import AUTHORS_TEACHER_RETURNS, CURVE, draw_mixing, mean_std_text, read_metric
+from mjx_mikt.experiments.report import CURVE, draw_mixing, mean_std_text, read_metric, teachers_text
 
 TEACHER_COLOURS = ("tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
 
@@ -60,12 +60,9 @@ def teachers_table(report: Dict) -> List[str]:
     for pair in report["pairs"]:
         if not pair["teachers"]:
             continue
-        per_seed = {key: ", ".join("-" if t[key] is None else f"{t[key]:,.0f}" for t in pair["teachers"])
-                    for key in ("episode_return_100", "eval_return")}
-        authors = AUTHORS_TEACHER_RETURNS.get(pair["source"])
-        lines.append(f"| {pair['source']} | {', '.join(str(t['seed']) for t in pair['teachers'])} | "
-                     f"{per_seed['episode_return_100']} | {per_seed['eval_return']} | "
-                     f"{f'{authors[0]:,}-{authors[1]:,}' if authors else '-'} |")
+        t = teachers_text(pair)
+        lines.append(f"| {pair['source']} | {t['seeds']} | {t['episode_return_100']} | {t['eval_return']} | "
+                     f"{t['authors']} |")
     return lines
 
 

@@ -197,6 +197,17 @@ def pair_table(pair: Dict) -> List[str]:
     return lines
 
 
+def teachers_text(pair: Dict) -> Dict[str, str]:
+    """A pair's teachers as text: 'seeds', per-seed 'episode_return_100' and 'eval_return' ("-" where
+    unknown), and the 'authors' range of returns for that robot ("-" if the paper gives none)."""
+    out = {"seeds": ", ".join(str(t["seed"]) for t in pair["teachers"])}
+    for key in ("episode_return_100", "eval_return"):
+        out[key] = ", ".join("-" if t[key] is None else f"{t[key]:,.0f}" for t in pair["teachers"])
+    authors = AUTHORS_TEACHER_RETURNS.get(pair["source"])
+    out["authors"] = f"{authors[0]:,}-{authors[1]:,}" if authors else "-"
+    return out
+
+
 def markdown(report: Dict) -> str:
     p = report["protocol"]
     lines = [f"# {report['title']}", "",
@@ -209,15 +220,11 @@ def markdown(report: Dict) -> str:
     for pair in report["pairs"]:
         lines += [f"## {pair['source']} → {pair['target']}", ""]
         if pair["teachers"]:
-            tr = ", ".join(f"{t['episode_return_100']:,.0f}" if t["episode_return_100"] is not None else "-"
-                           for t in pair["teachers"])
-            ev = ", ".join(f"{t['eval_return']:,.0f}" if t["eval_return"] is not None else "-"
-                           for t in pair["teachers"])
-            authors = AUTHORS_TEACHER_RETURNS.get(pair["source"])
-            theirs = f"; the authors' teachers: {authors[0]:,}-{authors[1]:,}" if authors else ""
-            lines += [f"Teachers ({pair['source']}, seeds {', '.join(str(t['seed']) for t in pair['teachers'])}; "
-                      f"student seed i reads teacher i): training return (last 100 episodes) {tr}; "
-                      f"deterministic evaluation {ev}{theirs}", ""]
+            t = teachers_text(pair)
+            theirs = f"; the authors' teachers: {t['authors']}" if t["authors"] != "-" else ""
+            lines += [f"Teachers ({pair['source']}, seeds {t['seeds']}; student seed i reads teacher i): "
+                      f"training return (last 100 episodes) {t['episode_return_100']}; "
+                      f"deterministic evaluation {t['eval_return']}{theirs}", ""]
         lines += pair_table(pair)
         ratios = [f"MIKT/{b.upper()} {k} {pair[f'mikt_over_{b}_{k}']}" for b in ("ppo", "mlpp")
                   for k in ("final", "auc") if pair.get(f"mikt_over_{b}_{k}") is not None]
