@@ -1,5 +1,5 @@
-"""Shared fixtures. Compiled functions are session-scoped and JAX's persistent
-compilation cache is on, because every MJX compile costs 20-90 s on a CPU."""
+"""Shared fixtures. Compiled functions are session-scoped, JAX's persistent compilation cache is on
+and XLA's backend optimisation is off, because every MJX compile costs 20-90 s on a CPU."""
 
 import os
 import subprocess
@@ -7,6 +7,10 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco: headless rendering
+# Tests check behaviour, not speed (bench/ times the optimised programs): XLA's LLVM backend passes are
+# off, which cuts the compiles that are most of the suite's CPU time; set it to 0 to test optimised
+# code. Before jax is imported, so that the CLI runs the tests start inherit it.
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
 import jax
 import pytest
