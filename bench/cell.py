@@ -24,6 +24,7 @@ import jax.numpy as jnp
 from bench.training import TEACHER_ROBOT, random_teacher
 from mjx_mikt import agents, envs, teachers as teachers_lib
 from mjx_mikt.config import PRESETS, Config, RunConfig
+from mjx_mikt.loop import compiler_options
 from mjx_mikt.train import make_train
 
 
@@ -52,7 +53,8 @@ def measure_cell(robot: str, method: str, num_envs: int, rollout_length: int, nu
     """Median, min and max seconds of `updates` single-update calls after the compile (the coupled phase)."""
     _, trainer, state = build_cell(robot, method, num_envs, rollout_length, num_seeds, backend)
     ppo = trainer.ppo
-    step = jax.jit(jax.vmap(lambda s: trainer.run(s, 1, trainer.agent.uses_teacher)))
+    step = jax.jit(jax.vmap(lambda s: trainer.run(s, 1, trainer.agent.uses_teacher)),
+                   compiler_options=compiler_options(num_seeds))
     t0 = time.perf_counter()
     state, metrics = step(state)
     jax.block_until_ready(metrics)

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from bench.cell import build_cell
+from mjx_mikt.loop import compiler_options
 
 LEARN_METHODS = ("ppo", "mlpp", "mikt-no-mi", "mikt-no-kl", "mikt")
 
@@ -62,11 +63,12 @@ def profile(robot: str, num_envs: int, rollout_length: int, num_seeds: int, repe
     for method in methods:
         _, trainer, state = build_cell(robot, method, num_envs, rollout_length, num_seeds)
         use_teacher = trainer.agent.uses_teacher
-        rollout = jax.jit(jax.vmap(lambda ts: trainer._rollout(ts, use_teacher)))
+        options = compiler_options(num_seeds)  # as the training loop compiles them
+        rollout = jax.jit(jax.vmap(lambda ts: trainer._rollout(ts, use_teacher)), compiler_options=options)
         if method in ("ppo", "mikt"):  # the rollouts of the other methods cost what one of these does
             rows.append(dict(shape, part="rollout", method=method, **_time(rollout, state, repeats)))
         state, traj = rollout(state)
-        learn = jax.jit(jax.vmap(lambda pair: trainer.learn(pair[0], pair[1], use_teacher)))
+        learn = jax.jit(jax.vmap(lambda pair: trainer.learn(pair[0], pair[1], use_teacher)), compiler_options=options)
         rows.append(dict(shape, part="learn", method=method, **_time(learn, (state, traj), repeats)))
     return rows
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from mjx_mikt import agents, envs
 from mjx_mikt.config import PRESETS, Config, RunConfig
+from mjx_mikt.loop import compiler_options
 from mjx_mikt.train import make_train
 
 TEACHER_ROBOT = "CentipedeFour"
@@ -48,7 +49,7 @@ def measure_training(robot: str, method: str, preset: str, backend: str, num_env
     trainer = make_train(config, env, agent)
     use_teacher = agent.uses_teacher  # the coupled phase: the most expensive program
     state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
-    chunk = jax.jit(lambda s: trainer.run(s, updates, use_teacher))
+    chunk = jax.jit(lambda s: trainer.run(s, updates, use_teacher), compiler_options=compiler_options(1))
     t0 = time.perf_counter()
     state, metrics = chunk(state)
     jax.block_until_ready(metrics)

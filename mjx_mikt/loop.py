@@ -31,6 +31,24 @@ from mjx_mikt.train import Trainer
 CHUNK_TARGET_SAMPLES = 16_384  # env steps per seed between host syncs when not set
 
 
+def compiler_options(num_seeds: int) -> Dict[str, str]:
+    """XLA options for a training program that vmaps `num_seeds` seeds (for `jax.jit(compiler_options=)`).
+
+    On a CPU with one seed, XLA's YNNPACK fusions are turned off: a minibatch of
+    64 samples makes every matmul small, and YNNPACK's per-call cost then
+    outweighs its kernels. MIKT's learning phase (CentipedeEight, 64 x 32) took
+    0.446 s per update without them against 0.547 s with (means of five
+    interleaved medians, bench/results/ynn-fusion-cpu-2026-12-01.md); PPO's was
+    about the same. With five seeds the matmuls are five times larger and
+    YNNPACK is faster (2.13-2.16 s against 2.24-2.36 s), so it stays on there.
+    Float results differ from the default's in the last bits; each setting is
+    deterministic.
+    """
+    if num_seeds > 1 or jax.default_backend() != "cpu":
+        return {}
+    return {"xla_cpu_experimental_ynn_fusion_type": ""}
+
+
 @dataclass(frozen=True)
 class RunHooks:
     """What a caller plugs into a run without this package importing it (the CLI passes render's videos).
@@ -261,7 +279,7 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
     def program(n: int, use_teacher: bool):
         if (n, use_teacher) not in compiled:
             fn = functools.partial(trainer.run, num_updates=n, use_teacher=use_teacher)
-            compiled[(n, use_teacher)] = jax.jit(jax.vmap(fn))
+            compiled[(n, use_teacher)] = jax.jit(jax.vmap(fn), compiler_options=compiler_options(run.num_seeds))
             return compiled[(n, use_teacher)], True
         return compiled[(n, use_teacher)], False
 
@@ -272,7 +290,7 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
         if use_teacher not in evaluate:
             fn = lambda params, obs_stats, key, teachers: trainer.evaluate(
                 params, obs_stats, key, use_teacher=use_teacher, teachers=teachers)
-            evaluate[use_teacher] = jax.jit(jax.vmap(fn))
+            evaluate[use_teacher] = jax.jit(jax.vmap(fn), compiler_options=compiler_options(run.num_seeds))
         eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, update))(keys)
         result = jax.device_get(evaluate[use_teacher](state.params, state.obs_stats, eval_keys, state.teachers))
         logger.evaluation(update, update * batch, result["return"], result["length"])

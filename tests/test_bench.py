@@ -37,3 +37,17 @@ def test_bench_training_rows_are_medians_at_the_presets_shapes():
     text = run.markdown(report)
     assert "median [min, max] of 3 timed updates" in text
     assert "| CentipedeFour | mikt | paper-wide | 2x16 |" in text
+
+
+def test_kernel_trace_sums_a_learning_phase_by_kernel_kind():
+    from bench import ops
+
+    assert ops.kernel_kind("dot.107") == "dot" and ops.kernel_kind("ynn_fusion.2") == "ynn_fusion"
+    assert ops.kernel_kind("multiply_add_fusion.27") == "multiply_add_fusion" and ops.kernel_kind("copy") == "copy"
+    r = ops.learn_kernels("CentipedeFour", "mikt", 2, 16, num_seeds=1, repeats=1)
+    assert r["wall_ms"] > 0 and r["calls"] > 0
+    assert all(ms >= 0 and calls >= 1 for ms, calls in r["kinds"].values())
+    assert sum(ms for ms, _ in r["kinds"].values()) > 0
+    assert "dot" in r["kinds"] or any("fusion" in k for k in r["kinds"])
+    text = ops.markdown({"mikt": r}, top=3)
+    assert text.startswith("**mikt**: wall") and text.count("\n| ") >= 2 + min(3, len(r["kinds"]))

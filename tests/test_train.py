@@ -286,3 +286,17 @@ def test_signals_during_a_checkpoint_save_stop_the_run_at_the_chunk_boundary(tmp
     err = capfd.readouterr().err
     assert "SIGTERM received: stopping after this chunk" in err
     assert err.count("already stopping") == 2 and "Traceback" not in err
+
+
+def test_one_seed_cpu_programs_compile_without_ynnpack_fusions():
+    """The option exists in this jaxlib (an unknown one fails the compile) and does what loop.py says."""
+    from mjx_mikt.loop import compiler_options
+
+    def layer(x, w):
+        return jnp.tanh(x @ w) @ w
+
+    x, w = jnp.ones((64, 32)), jnp.ones((32, 32))
+    one_seed = jax.jit(layer, compiler_options=compiler_options(1)).lower(x, w).compile().as_text()
+    assert "ynn_fusion" not in one_seed
+    np.testing.assert_allclose(jax.jit(layer, compiler_options=compiler_options(1))(x, w), layer(x, w), rtol=1e-6)
+    assert compiler_options(5) == {}  # larger (seed-vmapped) matmuls keep XLA's default

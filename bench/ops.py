@@ -1,0 +1,115 @@
+"""Which XLA kernels a learning phase spends its time in: `python -m bench.ops [--methods ppo,mikt]`.
+
+`python -m bench.profile` says how long an update's learning phase takes per
+method; this says why. It traces `--repeats` learning phases of one cell
+(the same program `bench.profile` times, compiled with the training loop's
+`compiler_options`) with `jax.profiler`, with XLA:CPU's per-kernel trace
+events on, and sums the events by kernel kind (`dot.107` and `dot.100` are
+both `dot`). Per kind: milliseconds per update (summed over XLA's threads),
+calls per update and microseconds per call.
+
+The trace adds about a microsecond to every kernel call, so `wall` is
+larger than `bench.profile`'s figure; compare methods with each other, not
+with the untraced timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import glob
+import re
+import tempfile
+from typing import Callable, Dict, List
+
+import jax
+
+from bench.cell import build_cell
+from mjx_mikt.loop import compiler_options
+
+XLA_THREADS = "tf_XLAEigen"  # trace lines of XLA:CPU's intra-op threads: where the kernels run
+WAIT_EVENT = "ThunkExecutor::Execute (wait for completion)"  # the caller's wait: one program's wall time
+
+
+def kernel_kind(event_name: str) -> str:
+    """'dot.107' -> 'dot', 'ynn_fusion.2' -> 'ynn_fusion', 'multiply_add_fusion.27' -> 'multiply_add_fusion'."""
+    return re.sub(r"[._]\d+$", "", event_name).split(".")[0]
+
+
+def trace_kernels(fn: Callable, arg, repeats: int) -> Dict:
+    """Trace `repeats` calls of the compiled fn(arg) -> {'wall_ms', 'calls', 'kinds': {kind: (ms, calls)}}, per call."""
+    jax.block_until_ready(fn(arg))  # compile outside the trace
+    with tempfile.TemporaryDirectory() as folder:
+        with jax.profiler.trace(folder):
+            for _ in range(repeats):
+                jax.block_until_ready(fn(arg))
+        data = jax.profiler.ProfileData.from_file(glob.glob(f"{folder}/**/*.xplane.pb", recursive=True)[0])
+    ns, calls = collections.Counter(), collections.Counter()
+    wall_ns = 0
+    for plane in data.planes:
+        for line in plane.lines:
+            for event in line.events:
+                if event.name == WAIT_EVENT:
+                    wall_ns += event.duration_ns
+                elif line.name.startswith(XLA_THREADS) and "ThunkExecutor" not in event.name \
+                        and not event.name.startswith("end:"):
+                    kind = kernel_kind(event.name)
+                    ns[kind] += event.duration_ns
+                    calls[kind] += 1
+    kinds = {k: (ns[k] / 1e6 / repeats, calls[k] / repeats) for k in ns}
+    return {"wall_ms": wall_ns / 1e6 / repeats, "calls": sum(calls.values()) / repeats, "kinds": kinds}
+
+
+def learn_kernels(robot: str, method: str, num_envs: int, rollout_length: int, num_seeds: int,
+                  repeats: int) -> Dict:
+    """trace_kernels of one learning phase (GAE, epochs x minibatches) of `method`, coupled phase for MIKT."""
+    _, trainer, state = build_cell(robot, method, num_envs, rollout_length, num_seeds)
+    use_teacher = trainer.agent.uses_teacher
+    # XLA:CPU emits a trace event per kernel only with xla_cpu_enable_xprof_traceme
+    options = dict(compiler_options(num_seeds), xla_cpu_enable_xprof_traceme=True)
+    state, traj = jax.jit(jax.vmap(lambda s: trainer._rollout(s, use_teacher)), compiler_options=options)(state)
+    learn = jax.jit(jax.vmap(lambda pair: trainer.learn(pair[0], pair[1], use_teacher)), compiler_options=options)
+    return trace_kernels(learn, (state, traj), repeats)
+
+
+def markdown(results: Dict[str, Dict], top: int = 8) -> str:
+    """One table per method: its `top` kernel kinds by time, and the rest summed."""
+    lines: List[str] = []
+    for method, r in results.items():
+        total = sum(ms for ms, _ in r["kinds"].values())
+        lines += [f"**{method}**: wall {r['wall_ms']:.0f} ms per update (traced), kernels {total:.0f} ms "
+                  f"summed over threads, {r['calls']:,.0f} kernel calls", "",
+                  "| kernel kind | ms per update | calls per update | us per call |", "|---|---:|---:|---:|"]
+        ranked = sorted(r["kinds"].items(), key=lambda kv: -kv[1][0])
+        rest_ms, rest_calls = 0.0, 0.0
+        for i, (kind, (ms, calls)) in enumerate(ranked):
+            if i < top:
+                lines.append(f"| {kind} | {ms:.1f} | {calls:,.0f} | {1e3 * ms / calls:.1f} |")
+            else:
+                rest_ms, rest_calls = rest_ms + ms, rest_calls + calls
+        if rest_calls:
+            lines.append(f"| (the other {len(ranked) - top} kinds) | {rest_ms:.1f} | {rest_calls:,.0f} | "
+                         f"{1e3 * rest_ms / rest_calls:.1f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ops", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--robot", default="CentipedeEight", help="student robot (default CentipedeEight)")
+    parser.add_argument("--shape", default="64x32", help="ENVSxSTEPS giving 2048 samples (default 64x32)")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds vmapped in one program (default 1)")
+    parser.add_argument("--repeats", type=int, default=3, help="traced learning phases per method (default 3)")
+    parser.add_argument("--methods", default="ppo,mikt", help="methods, comma separated (default ppo,mikt)")
+    args = parser.parse_args(argv)
+    n, t = (int(x) for x in args.shape.lower().split("x"))
+    results = {m: learn_kernels(args.robot, m, n, t, args.seeds, args.repeats) for m in args.methods.split(",")}
+    print(f"{args.robot}, {args.shape}, {args.seeds} seed(s); learning phase per update, "
+          f"{args.repeats} traced\n")
+    print(markdown(results), end="", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
