@@ -24,13 +24,20 @@ BLOCK = re.compile(r"(<!-- (?P<name>[\w-]+)-table: generated from (?P<path>\S+) 
                    re.S)
 
 
-def _four_to_eight(data: Dict) -> List[str]:
-    pair = next(p for p in data["pairs"] if (p["source"], p["target"]) == ("CentipedeFour", "CentipedeEight"))
-    return report.pair_table(pair)
+def _pair(source: str, target: str) -> Callable[[Dict], List[str]]:
+    """The table of one transfer pair of a report (fig3, fig4, fig7)."""
+    def table(data: Dict) -> List[str]:
+        pair = next(p for p in data["pairs"] if (p["source"], p["target"]) == (source, target))
+        return report.pair_table(pair)
 
+    return table
+
+
+_four_to_eight = _pair("CentipedeFour", "CentipedeEight")
 
 # block name -> the table's lines from the report's JSON
 TABLES: Dict[str, Callable[[Dict], List[str]]] = {"fig3a": _four_to_eight, "fig4": _four_to_eight,
+                                                   "fig3b": _pair("CentipedeSix", "CentipedeEight"),
                                                    "fig7": _four_to_eight, "shapes": comparisons.table,
                                                    "backends": comparisons.table, "fig5": by_teacher.table,
                                                    "fig5-teachers": by_teacher.teachers_table}
