@@ -28,6 +28,26 @@ from mjx_mikt.loop import compiler_options
 from mjx_mikt.train import make_train
 
 
+def cell_arguments(parser: argparse.ArgumentParser, *, shape: str, seeds: int, repeats: int, repeats_help: str,
+                   methods: str) -> None:
+    """The options of the tools that study one cell's update (`bench.profile`, `bench.ops`)."""
+    parser.add_argument("--robot", default="CentipedeEight", help="student robot (default CentipedeEight)")
+    parser.add_argument("--shape", default=shape, type=parse_shape,
+                        help=f"ENVSxSTEPS giving 2048 samples (default {shape})")
+    parser.add_argument("--seeds", type=int, default=seeds, help=f"seeds vmapped in one program (default {seeds})")
+    parser.add_argument("--repeats", type=int, default=repeats, help=f"{repeats_help} (default {repeats})")
+    parser.add_argument("--methods", default=methods, help=f"methods, comma separated (default {methods})")
+
+
+def parse_shape(text: str):
+    """'64x32' -> (64, 32): envs x steps per rollout."""
+    try:
+        envs_, steps = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"shape {text!r} is not ENVSxSTEPS, e.g. 64x32") from None
+    return envs_, steps
+
+
 def build_cell(robot: str, method: str, num_envs: int, rollout_length: int, num_seeds: int,
                backend: str = "mujoco"):
     """(env, trainer, state) of one cell: the paper's optimisation from num_envs x rollout_length,
@@ -101,7 +121,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default="", help="append each row as a JSON line to this file")
     args = parser.parse_args(argv)
     for shape in args.shapes.split(","):
-        n, t = (int(x) for x in shape.lower().split("x"))
+        n, t = parse_shape(shape)
         for seeds in (int(s) for s in args.seeds.split(",")):
             row = measure_cell(args.robot, args.method, n, t, seeds, args.updates)
             print(f"{row['robot']:>15} {row['method']:>5} {row['shape']:>7} seeds {seeds} | "

@@ -25,7 +25,7 @@ from typing import Callable, Dict, List
 
 import jax
 
-from bench.cell import build_cell
+from bench.cell import build_cell, cell_arguments
 from mjx_mikt.loop import compiler_options
 
 XLA_THREADS = "tf_XLAEigen"  # trace lines of XLA:CPU's intra-op threads: where the kernels run
@@ -98,15 +98,12 @@ def markdown(results: Dict[str, Dict], top: int = 8) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ops", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--robot", default="CentipedeEight", help="student robot (default CentipedeEight)")
-    parser.add_argument("--shape", default="64x32", help="ENVSxSTEPS giving 2048 samples (default 64x32)")
-    parser.add_argument("--seeds", type=int, default=1, help="seeds vmapped in one program (default 1)")
-    parser.add_argument("--repeats", type=int, default=3, help="traced learning phases per method (default 3)")
-    parser.add_argument("--methods", default="ppo,mikt", help="methods, comma separated (default ppo,mikt)")
+    cell_arguments(parser, shape="64x32", seeds=1, repeats=3, repeats_help="traced learning phases per method",
+                   methods="ppo,mikt")
     args = parser.parse_args(argv)
-    n, t = (int(x) for x in args.shape.lower().split("x"))
+    n, t = args.shape
     results = {m: learn_kernels(args.robot, m, n, t, args.seeds, args.repeats) for m in args.methods.split(",")}
-    print(f"{args.robot}, {args.shape}, {args.seeds} seed(s); learning phase per update, "
+    print(f"{args.robot}, {n}x{t}, {args.seeds} seed(s); learning phase per update, "
           f"{args.repeats} traced\n")
     print(markdown(results), end="", flush=True)
     return 0

@@ -28,7 +28,7 @@ from typing import Callable, Dict, List
 import jax
 import jax.numpy as jnp
 
-from bench.cell import build_cell
+from bench.cell import build_cell, cell_arguments
 from mjx_mikt.loop import compiler_options
 
 LEARN_METHODS = ("ppo", "mlpp", "mikt-no-mi", "mikt-no-kl", "mikt")
@@ -87,14 +87,11 @@ def markdown(rows: List[Dict]) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--robot", default="CentipedeEight", help="student robot (default CentipedeEight)")
-    parser.add_argument("--shape", default="8x256", help="ENVSxSTEPS giving 2048 samples (default 8x256)")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds vmapped in one program (default 5)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed calls after the compile (default 5)")
-    parser.add_argument("--methods", default=",".join(LEARN_METHODS), help="learn rows, comma separated")
+    cell_arguments(parser, shape="8x256", seeds=5, repeats=5, repeats_help="timed calls after the compile",
+                   methods=",".join(LEARN_METHODS))
     parser.add_argument("--json", default="", help="append the rows as JSON lines to this file")
     args = parser.parse_args(argv)
-    n, t = (int(x) for x in args.shape.lower().split("x"))
+    n, t = args.shape
     rows = profile(args.robot, n, t, args.seeds, args.repeats, tuple(args.methods.split(",")))
     print(markdown(rows), end="", flush=True)
     if args.json:

@@ -51,3 +51,16 @@ def test_kernel_trace_sums_a_learning_phase_by_kernel_kind():
     assert "dot" in r["kinds"] or any("fusion" in k for k in r["kinds"])
     text = ops.markdown({"mikt": r}, top=3)
     assert text.startswith("**mikt**: wall") and text.count("\n| ") >= 2 + min(3, len(r["kinds"]))
+
+
+def test_cell_shape_is_envs_x_steps_or_a_one_line_error():
+    import argparse
+
+    import pytest
+
+    from bench.cell import parse_shape
+
+    assert parse_shape("64x32") == (64, 32) and parse_shape("8X256") == (8, 256)
+    for bad in ("64", "64y32", "ax32", "8x256x2"):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not ENVSxSTEPS"):
+            parse_shape(bad)
