@@ -3,8 +3,10 @@
 `python -m bench.cell [--robot CentipedeEight] [--method mikt] [--shapes 8x256,64x32] [--seeds 1,5]`
 times `--updates` single-update calls after the compile and prints the median
 and spread of env-steps/s (summed over seeds) and per seed, per rollout shape.
-The optimisation is the paper's for every shape (2048 samples, 64-sample
+With `--shapes` the optimisation is the paper's for every shape (2048 samples, 64-sample
 minibatches, 10 epochs); only how many envs produce the 2048 samples changes.
+`--presets paper-wide,wide-256x16` instead measures each preset as it is (its shape and its
+optimisation): the loop throughput the scale study's time-to-return divides by.
 MIKT gets randomly initialised teachers (one per seed): throughput does not
 depend on their weights.
 """
@@ -49,10 +51,11 @@ def parse_shape(text: str):
 
 
 def build_cell(robot: str, method: str, num_envs: int, rollout_length: int, num_seeds: int,
-               backend: str = "mujoco"):
-    """(env, trainer, state) of one cell: the paper's optimisation from num_envs x rollout_length,
-    num_seeds seeds initialised in one vmapped program, random teachers (one per seed) for MIKT."""
-    ppo = dataclasses.replace(PRESETS["paper"], num_envs=num_envs, rollout_length=rollout_length)
+               backend: str = "mujoco", preset: str = "paper"):
+    """(env, trainer, state) of one cell: `preset`'s optimisation (default the paper's) from
+    num_envs x rollout_length, num_seeds seeds initialised in one vmapped program, random teachers
+    (one per seed) for MIKT."""
+    ppo = dataclasses.replace(PRESETS[preset], num_envs=num_envs, rollout_length=rollout_length)
     source = (TEACHER_ROBOT,) if method != "ppo" else ()
     run = RunConfig(target=robot, method=method, source=source, backend=backend, num_seeds=num_seeds,
                     teacher_seeds=num_seeds, total_timesteps=100 * ppo.batch_size)
@@ -69,9 +72,9 @@ def build_cell(robot: str, method: str, num_envs: int, rollout_length: int, num_
 
 
 def measure_cell(robot: str, method: str, num_envs: int, rollout_length: int, num_seeds: int,
-                 updates: int = 5, backend: str = "mujoco") -> Dict[str, float]:
+                 updates: int = 5, backend: str = "mujoco", preset: str = "paper") -> Dict[str, float]:
     """Median, min and max seconds of `updates` single-update calls after the compile (the coupled phase)."""
-    _, trainer, state = build_cell(robot, method, num_envs, rollout_length, num_seeds, backend)
+    _, trainer, state = build_cell(robot, method, num_envs, rollout_length, num_seeds, backend, preset)
     ppo = trainer.ppo
     step = jax.jit(jax.vmap(lambda s: trainer.run(s, 1, trainer.agent.uses_teacher)),
                    compiler_options=compiler_options(num_seeds))
@@ -88,7 +91,8 @@ def measure_cell(robot: str, method: str, num_envs: int, rollout_length: int, nu
     median = statistics.median(times)
     samples = ppo.batch_size * num_seeds
     return {
-        "robot": robot, "method": method, "shape": f"{num_envs}x{rollout_length}", "seeds": num_seeds,
+        "robot": robot, "method": method, "preset": preset, "shape": f"{num_envs}x{rollout_length}",
+        "seeds": num_seeds, "samples_per_update": ppo.batch_size,
         "updates_timed": updates, "seconds_per_update_median": median,
         "seconds_per_update_min": min(times), "seconds_per_update_max": max(times),
         "env_steps_per_s": samples / median, "env_steps_per_s_per_seed": ppo.batch_size / median,
@@ -98,11 +102,12 @@ def measure_cell(robot: str, method: str, num_envs: int, rollout_length: int, nu
 
 def table(rows: List[Dict]) -> str:
     """Markdown table of measure_cell rows (as appended to --json)."""
-    lines = ["| robot | method | envs x steps | seeds | env-steps/s (all seeds) | per seed | s/update median "
-             "[min, max] | compile+first s | est. 2M-step cell |", "|---|---|---|---|---:|---:|---|---:|---:|"]
+    lines = ["| robot | method | preset | envs x steps | seeds | env-steps/s (all seeds) | per seed | s/update median "
+             "[min, max] | compile+first s | est. 2M-step cell |", "|---|---|---|---|---|---:|---:|---|---:|---:|"]
     for r in rows:
-        cell_minutes = 976 * r["seconds_per_update_median"] / 60
-        lines.append(f"| {r['robot']} | {r['method']} | {r['shape']} | {r['seeds']} | {r['env_steps_per_s']:,.0f} | "
+        updates_at_2m = 2_000_000 // r.get("samples_per_update", 2048)
+        cell_minutes = updates_at_2m * r["seconds_per_update_median"] / 60
+        lines.append(f"| {r['robot']} | {r['method']} | {r.get('preset', 'paper')} | {r['shape']} | {r['seeds']} | {r['env_steps_per_s']:,.0f} | "
                      f"{r['env_steps_per_s_per_seed']:,.0f} | {r['seconds_per_update_median']:.2f} "
                      f"[{r['seconds_per_update_min']:.2f}, {r['seconds_per_update_max']:.2f}] | "
                      f"{r['compile_and_first_s']:.0f} | {cell_minutes:.0f} min |")
@@ -116,22 +121,35 @@ def main(argv=None) -> int:
     parser.add_argument("--method", default="mikt", help="mikt, ppo, mlpp, ... (default mikt)")
     parser.add_argument("--shapes", default="8x256,32x64,64x32",
                         help="rollout shapes ENVSxSTEPS, comma separated; each must give 2048 samples")
+    parser.add_argument("--presets", default="",
+                        help="presets, comma separated, each measured at its own shape and optimisation "
+                             f"(instead of --shapes; {', '.join(PRESETS)})")
+    parser.add_argument("--methods", default="",
+                        help="methods, comma separated (instead of --method), each measured per shape or preset")
     parser.add_argument("--seeds", default="5", help="seeds per program, comma separated (default 5)")
     parser.add_argument("--updates", type=int, default=5, help="timed updates after the compile (default 5)")
     parser.add_argument("--json", default="", help="append each row as a JSON line to this file")
     args = parser.parse_args(argv)
-    for shape in args.shapes.split(","):
-        n, t = parse_shape(shape)
-        for seeds in (int(s) for s in args.seeds.split(",")):
-            row = measure_cell(args.robot, args.method, n, t, seeds, args.updates)
-            print(f"{row['robot']:>15} {row['method']:>5} {row['shape']:>7} seeds {seeds} | "
-                  f"{row['env_steps_per_s']:8,.0f} env-steps/s ({row['env_steps_per_s_per_seed']:7,.0f}/seed) | "
-                  f"s/update median {row['seconds_per_update_median']:.3f} "
-                  f"[{row['seconds_per_update_min']:.3f}, {row['seconds_per_update_max']:.3f}] | "
-                  f"compile+first {row['compile_and_first_s']:.0f} s", flush=True)
-            if args.json:
-                with open(args.json, "a") as f:
-                    f.write(json.dumps(row) + "\n")
+    for name in filter(None, args.presets.split(",")):
+        if name not in PRESETS:
+            parser.error(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    if args.presets:
+        runs = [(p, PRESETS[p].num_envs, PRESETS[p].rollout_length) for p in args.presets.split(",")]
+    else:
+        runs = [("paper",) + parse_shape(shape) for shape in args.shapes.split(",")]
+    methods = args.methods.split(",") if args.methods else [args.method]
+    for preset, n, t in runs:
+        for method in methods:
+            for seeds in (int(s) for s in args.seeds.split(",")):
+                row = measure_cell(args.robot, method, n, t, seeds, args.updates, preset=preset)
+                print(f"{row['robot']:>15} {row['method']:>5} {preset:>12} {row['shape']:>7} seeds {seeds} | "
+                      f"{row['env_steps_per_s']:8,.0f} env-steps/s ({row['env_steps_per_s_per_seed']:7,.0f}/seed) | "
+                      f"s/update median {row['seconds_per_update_median']:.3f} "
+                      f"[{row['seconds_per_update_min']:.3f}, {row['seconds_per_update_max']:.3f}] | "
+                      f"compile+first {row['compile_and_first_s']:.0f} s", flush=True)
+                if args.json:
+                    with open(args.json, "a") as f:
+                        f.write(json.dumps(row) + "\n")
     return 0
 
 

@@ -14,7 +14,7 @@ from typing import Any, Dict, Literal, Optional, Tuple, get_args, get_origin, ge
 # The closed sets of choices. A field typed with one of these is checked once, in `validate`, and
 # its choices are listed in its --help; `choices_of` reads them back from the type.
 Method = Literal["mikt", "mikt-no-mi", "mikt-no-rl-grad", "mikt-no-kl", "mlpp", "ppo"]
-Preset = Literal["paper", "paper-exact", "paper-wide", "gpu"]
+Preset = Literal["paper", "paper-exact", "paper-wide", "wide-256x16", "wide-1024x8", "gpu"]
 Backend = Literal["auto", "mjx", "mujoco", "mjx-warp"]
 Mixing = Literal["code", "paper"]
 ValueCoupling = Literal["ramp", "constant"]
@@ -178,6 +178,15 @@ PRESETS: Dict[str, PPOConfig] = {
     # The paper's optimisation (2048 samples, 64-sample minibatches, 10 epochs) from 64 envs x 32
     # steps: fewer, wider physics calls (for accelerators, and measured on CPUs in bench/).
     "paper-wide": PPOConfig(num_envs=64, rollout_length=32),
+    # Wide batches (the scale study, `experiments run scale`): many envs, short unrolls, 8 large
+    # minibatches, 4 epochs. Adam moves each weight by about the learning rate per step, so with
+    # 40x fewer SGD steps than the paper's the rate is raised (square-root rule for the larger
+    # minibatch): at 3e-4 the policy's log-std barely leaves 0 and the training return lags far
+    # behind the deterministic one (issue 34's pilot).
+    "wide-256x16": PPOConfig(num_envs=256, rollout_length=16, num_minibatches=8, update_epochs=4,
+                             learning_rate=1e-3),
+    "wide-1024x8": PPOConfig(num_envs=1024, rollout_length=8, num_minibatches=8, update_epochs=4,
+                             learning_rate=2e-3),
     # Accelerator regime (MuJoCo Playground locomotion-like): many envs, big
     # minibatches, fewer epochs.
     "gpu": PPOConfig(

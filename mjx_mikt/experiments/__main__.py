@@ -7,6 +7,7 @@
     python -m mjx_mikt.experiments status fig3                     # each cell: done, partial at update K, or new
     python -m mjx_mikt.experiments run shapes                      # PPO per sample: 8 x 256 vs 64 x 32
     python -m mjx_mikt.experiments run backends                    # PPO on native MuJoCo vs MJX
+    python -m mjx_mikt.experiments run scale                       # wide-batch presets: transfer and time
 
 Exit codes: 0 done, 2 bad input, otherwise the exit code of the cell that failed.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from mjx_mikt.config import METHODS, PRESETS, ConfigError
-from mjx_mikt.experiments import by_teacher, comparisons, grid, report
+from mjx_mikt.experiments import by_teacher, comparisons, grid, report, scale
 
 
 def _budget_name(timesteps: int) -> str:
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run the cells (finished ones skipped, interrupted ones resumed), report on "
                              "them, or show each cell's status (done, partial at update K, new)")
     parser.add_argument("name", nargs="?",
-                        help=f"experiment: {', '.join(list(grid.EXPERIMENTS) + list(comparisons.COMPARISONS))}")
+                        help="experiment: " + ", ".join(list(grid.EXPERIMENTS) + list(comparisons.COMPARISONS) + list(scale.STUDIES)))
     parser.add_argument("--pairs", default=None,
                         help="SOURCE:TARGET pairs, comma separated, short names "
                              f"({', '.join(grid.SHORT)}); default: the figure's")
@@ -51,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timesteps", type=float, default=2e6, help="env steps per seed (default 2e6)")
     parser.add_argument("--preset", default="paper", help=f"PPO preset: {', '.join(PRESETS)} (default paper; "
                                                           f"{' and '.join(comparisons.COMPARISONS)} set their own)")
+    parser.add_argument("--presets", default=None,
+                        help=f"{', '.join(scale.STUDIES)}: presets, comma separated (default: the study's; its first "
+                             "is the baseline)")
     parser.add_argument("--backend", default="mujoco", help="physics backend of every cell (default mujoco)")
     parser.add_argument("--out", default=None,
                         help="protocol folder shared by all figures (default results/<preset>-<budget>); for "
@@ -108,6 +112,41 @@ def run_comparison(comparison: comparisons.Comparison, args, runner) -> int:
     return 0
 
 
+def run_study(study: scale.Study, args, runner) -> int:
+    """The three cells of every preset of `study`, preset after preset, then its report."""
+    names = tuple(p.strip() for p in args.presets.split(",")) if args.presets else study.presets
+    for name in names:
+        if name not in PRESETS:
+            raise ConfigError(f"unknown preset {name!r} in --presets; choose one of: {', '.join(PRESETS)}")
+    timesteps = int(args.timesteps)
+    if timesteps <= 0 or args.seeds < 1:
+        raise ConfigError("--timesteps and --seeds must be positive")
+    root, budget = Path(args.out or "results"), _budget_name(timesteps)
+    protocols = {name: scale.protocol(name, root, budget, args.seeds, timesteps, args.backend, tuple(args.run_arg))
+                 for name in names}
+    cells = study.cells()
+    if args.action == "status":
+        for name, protocol in protocols.items():
+            for cell in cells:
+                print(f"{name}: {grid.describe(cell, protocol)}")
+        return 0
+    if args.action == "run" and args.print_commands:
+        for protocol in protocols.values():
+            grid.print_commands(cells, protocol)
+        return 0
+    if args.action == "run":
+        for name, protocol in protocols.items():
+            for cell in cells:
+                code = grid.run_cell(cell, protocol, runner)
+                if code != 0:
+                    print(f"error: cell {cell.label} ({name}) exited with code {code}; "
+                          f"run the same command again to resume", file=sys.stderr)
+                    return code
+    written = scale.write(study, protocols, root / f"{study.name}-{budget}", scale.newest_throughput_file(study))
+    print(f"report: {written['md']}", flush=True)
+    return 0
+
+
 def selection(args):
     if args.name not in grid.EXPERIMENTS:
         raise ConfigError(f"unknown experiment {args.name!r}; choose one of: {', '.join(grid.EXPERIMENTS)}")
@@ -153,6 +192,10 @@ def list_experiments(out=None) -> None:
         print("    variants: " + ", ".join(f"{v.label} (preset {v.preset}, backend {v.backend})"
                                        for v in comparison.variants) + f"; method: ppo; {len(comparison.variants)} cells",
               file=out)
+    for study in scale.STUDIES.values():
+        print(f"{study.name}: {study.title}", file=out)
+        print(f"    presets: {', '.join(study.presets)} (the first is the baseline); cells per preset: "
+              + ", ".join(c.label for c in study.cells()), file=out)
 
 
 def main(argv: Optional[Sequence[str]] = None, runner=run_subprocess) -> int:
@@ -165,6 +208,8 @@ def main(argv: Optional[Sequence[str]] = None, runner=run_subprocess) -> int:
             raise ConfigError("give --list, or run NAME, report NAME or status NAME")
         if args.name in comparisons.COMPARISONS:
             return run_comparison(comparisons.COMPARISONS[args.name], args, runner)
+        if args.name in scale.STUDIES:
+            return run_study(scale.STUDIES[args.name], args, runner)
         experiment, pairs, methods = selection(args)
         protocol = protocol_from(args)
         cells = grid.cells_of(experiment, pairs, methods)
