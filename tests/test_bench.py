@@ -64,3 +64,20 @@ def test_cell_shape_is_envs_x_steps_or_a_one_line_error():
     for bad in ("64", "64y32", "ax32", "8x256x2"):
         with pytest.raises(argparse.ArgumentTypeError, match="is not ENVSxSTEPS"):
             parse_shape(bad)
+
+
+def test_device_bench_at_tiny_sizes_writes_physics_and_two_trainings(tmp_path):
+    """`python -m bench.device --tiny` (what a lent GPU runs at full size) reports every part."""
+    import json
+
+    from bench import device
+
+    assert device.main(["--tiny", "--out", str(tmp_path / "report")]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [(r["robot"], r["batch"]) for r in report["physics"]] == [(r, 4) for r in device.ROBOTS]
+    assert all(r["env_steps_per_s"] > 0 for r in report["physics"])
+    ppo, mikt = report["training"]
+    assert ppo["exit_code"] == mikt["exit_code"] == 0, (ppo, mikt)
+    assert ppo["env_steps"] == mikt["env_steps"] == 1024 and mikt["eval_return"] is not None
+    text = (tmp_path / "report.md").read_text()
+    assert "| MIKT CentipedeFour -> CentipedeEight | 0 |" in text and "| Ant | mujoco | 4 |" in text

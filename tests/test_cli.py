@@ -94,7 +94,7 @@ def _bad(argv, tmp_path, capsys, expected):
     (["--method", "ppo", "--target", "CentipedeFour", "--num-envs", "3", "--rollout-length", "10",
       "--num-minibatches", "4"], "cannot be split into 4 equal minibatches"),
     (["--method", "bogus"], "unknown method"),
-    (["--preset", "fast"], "unknown preset 'fast'; choose one of: paper, paper-exact, paper-wide, gpu"),
+    (["--preset", "fast"], "unknown preset 'fast'; choose one of: paper, paper-exact, paper-wide, wide-256x16, wide-1024x8, gpu"),
     (["--backend", "gpu"], "unknown backend 'gpu'; choose one of: auto, mjx, mujoco, mjx-warp"),
     (["--mixing", "sum"], "unknown mixing 'sum'; choose one of: code, paper"),
     (["--value-coupling", "step"], "unknown value coupling 'step'"),

@@ -1,0 +1,189 @@
+"""One command for an accelerator: physics throughput and two end-to-end trainings, in one report.
+
+    python -m bench.device                 # on a GPU: 1k/4k/8k envs, PPO + MIKT to --timesteps each
+    python -m bench.device --tiny          # any machine: the same steps at toy sizes (what the test runs)
+
+Writes bench/results/device-<device>-<date>.{json,md} (`--out` elsewhere):
+
+1. physics: env-steps/s of `jit(scan(vmap(env.step)))` with random actions (`bench.envs.measure`)
+   for CentipedeFour, CentipedeEight and Ant at each `--sizes` batch, on MJX and, when
+   `import mujoco_warp` works, on MuJoCo-Warp (on a CPU: native MuJoCo, what `--backend auto` runs);
+2. training, each one `python -m mjx_mikt.run` program timed end to end (compile, training,
+   evaluations; no video): PPO on CentipedeFour with `--preset`, registered as a teacher in a
+   temporary store, then MIKT CentipedeFour -> CentipedeEight reading it, same preset; the
+   report gives wall time, the loop's median env-steps/s and the final deterministic evaluation.
+
+Everything stops at `--budget-s` (default 480 s, the 8 minutes a lent device allows): a part that
+would start after it is listed as skipped, so a report always comes back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from bench.run import RESULTS, device_info
+
+ROBOTS = ("CentipedeFour", "CentipedeEight", "Ant")
+TINY = {"sizes": "4", "steps": 5, "timesteps": 1024,
+        "run_flags": ["--num-envs", "4", "--rollout-length", "16", "--num-minibatches", "2", "--update-epochs", "1",
+                      "--eval-episodes", "1", "--eval-max-steps", "20"]}
+
+
+def warp_available() -> bool:
+    try:
+        import mujoco_warp  # noqa: F401
+    except Exception:  # absent or broken: the MJX rows still come back
+        return False
+    return True
+
+
+def physics_rows(sizes: List[int], steps: int, backends: List[str], deadline: float) -> List[Dict]:
+    from bench.envs import measure
+    from mjx_mikt.config import RunConfig
+
+    rows = []
+    for robot in ROBOTS:
+        for backend in backends:
+            for size in sizes:
+                if time.monotonic() > deadline:
+                    rows.append({"robot": robot, "backend": backend, "batch": size, "skipped": "budget"})
+                    continue
+                options = {"solver_iterations": RunConfig.mjx_solver_iterations,
+                           "ls_iterations": RunConfig.mjx_ls_iterations}
+                if backend == "mjx-warp":
+                    options["max_worlds"] = size
+                try:
+                    rows.append(measure(robot, backend, size, steps, **options))
+                except Exception as err:  # one failing backend or size must not lose the report
+                    rows.append({"robot": robot, "backend": backend, "batch": size,
+                                 "error": f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"})
+                print(_physics_line(rows[-1]), flush=True)
+    return rows
+
+
+def _physics_line(row: Dict) -> str:
+    head = f"{row['robot']:>15} {row['backend']:>8} batch {row['batch']:>5}: "
+    if "env_steps_per_s" in row:
+        return head + f"{row['env_steps_per_s']:>12,.0f} env-steps/s  compile {row['compile_s']:.1f} s"
+    return head + (row.get("error") or f"skipped ({row.get('skipped')})")
+
+
+def loop_speed(run_dir: Path) -> Optional[float]:
+    """Median env-steps/s of a run's loop over its updates (metrics.csv), None if unknown."""
+    path = run_dir / "metrics.csv"
+    if not path.is_file():
+        return None
+    with path.open() as f:
+        values = [float(r["env_steps_per_second"]) for r in csv.DictReader(f)
+                  if r.get("env_steps_per_second") not in (None, "", "nan")]
+    return round(statistics.median(values)) if values else None
+
+
+def train(argv: List[str], run_dir: Path, deadline: float) -> Dict:
+    """One `mjx_mikt.run` program timed end to end; killed (SIGTERM: it saves and exits) at the deadline."""
+    cmd = [sys.executable, "-m", "mjx_mikt.run"] + argv + ["--run-dir", str(run_dir), "--no-video"]
+    row: Dict = {"command": " ".join(cmd[1:])}
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return dict(row, skipped="budget")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = proc.communicate(timeout=left)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        _, err = proc.communicate()
+        row["stopped_at_budget"] = True
+    row.update(exit_code=proc.returncode, wall_s=round(time.perf_counter() - t0, 1),
+               loop_env_steps_per_s=loop_speed(run_dir))
+    summary = run_dir / "summary.json"
+    if summary.is_file():
+        data = json.loads(summary.read_text())
+        row.update(env_steps=data.get("env_steps_per_seed"), eval_return=data.get("eval_return_mean"),
+                   status=data.get("status"))
+    if proc.returncode != 0:
+        row["error_tail"] = (err or "").strip().splitlines()[-1:] 
+    print(f"train: exit {row['exit_code']} in {row['wall_s']} s, loop {row['loop_env_steps_per_s']} env-steps/s, "
+          f"eval {row.get('eval_return')}", flush=True)
+    return row
+
+
+def training_rows(preset: str, timesteps: int, extra: List[str], deadline: float) -> List[Dict]:
+    with tempfile.TemporaryDirectory(prefix="bench-device-") as tmp:
+        store, common = Path(tmp) / "teachers", ["--preset", preset, "--timesteps", str(timesteps)] + extra
+        ppo = train(["--method", "ppo", "--target", "CentipedeFour", "--register-teacher",
+                     "--teacher-store", str(store)] + common, Path(tmp) / "ppo", deadline)
+        mikt = train(["--method", "mikt", "--source", "CentipedeFour", "--target", "CentipedeEight",
+                      "--no-train-teacher", "--teacher-store", str(store)] + common, Path(tmp) / "mikt", deadline)
+    return [dict(ppo, name="PPO CentipedeFour"), dict(mikt, name="MIKT CentipedeFour -> CentipedeEight")]
+
+
+def markdown(report: Dict) -> str:
+    d = report["device"]
+    lines = [f"# Device benchmark: {d['device']} ({report['date']})", "",
+             f"jax {d['jax']}, mujoco {d['mujoco']}; preset `{report['preset']}`, {report['timesteps']:,} env "
+             f"steps per training{' (tiny sizes)' if report['tiny'] else ''}; total {report['total_s']:.0f} s of a "
+             f"{report['budget_s']} s budget.", "", "## Physics (random actions, control steps)", "",
+             "| robot | backend | envs | env-steps/s | compile s |", "|---|---|---:|---:|---:|"]
+    for r in report["physics"]:
+        speed = f"{r['env_steps_per_s']:,.0f}" if "env_steps_per_s" in r else r.get("error") or f"skipped ({r['skipped']})"
+        compile_s = f"{r['compile_s']:.1f}" if "compile_s" in r else "-"
+        lines.append(f"| {r['robot']} | {r['backend']} | {r['batch']:,} | {speed} | {compile_s} |")
+    lines += ["", "## Training end to end (one program each: compile, training, evaluations)", "",
+              "| run | exit | wall s | loop env-steps/s (median) | final eval | env steps |", "|---|---|---:|---:|---:|---:|"]
+    for r in report["training"]:
+        if r.get("skipped"):
+            lines.append(f"| {r['name']} | skipped ({r['skipped']}) | | | | |")
+            continue
+        evaluation = f"{r['eval_return']:,.0f}" if r.get("eval_return") is not None else "-"
+        lines.append(f"| {r['name']} | {r['exit_code']} | {r['wall_s']:.0f} | {r.get('loop_env_steps_per_s') or '-'} | "
+                     f"{evaluation} | {r.get('env_steps') or '-'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.device", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tiny", action="store_true", help="toy sizes (4 envs; 1,024 training steps): "
+                                                            "checks the command anywhere in a minute or two")
+    parser.add_argument("--sizes", default="1024,4096,8192", help="physics batch sizes, comma separated")
+    parser.add_argument("--steps", type=int, default=100, help="control steps timed per physics row (default 100)")
+    parser.add_argument("--preset", default="wide-256x16", help="training preset (default wide-256x16)")
+    parser.add_argument("--timesteps", type=float, default=2e6, help="env steps of each training (default 2e6)")
+    parser.add_argument("--budget-s", type=float, default=480, help="stop starting parts after this many seconds")
+    parser.add_argument("--out", type=Path, default=None, help="report path without suffix "
+                                                               "(default bench/results/device-<device>-<date>)")
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    deadline = start + args.budget_s
+    sizes = [int(s) for s in (TINY["sizes"] if args.tiny else args.sizes).split(",")]
+    steps, timesteps = (TINY["steps"], TINY["timesteps"]) if args.tiny else (args.steps, int(args.timesteps))
+    info = device_info()
+    backends = ["mujoco"] if info["platform"] == "cpu" else ["mjx"] + (["mjx-warp"] if warp_available() else [])
+    report = {"date": datetime.date.today().isoformat(), "device": info, "tiny": args.tiny, "preset": args.preset,
+              "timesteps": timesteps, "budget_s": args.budget_s}
+    report["physics"] = physics_rows(sizes, steps, backends, start + 0.5 * args.budget_s)
+    report["training"] = training_rows(args.preset, timesteps, TINY["run_flags"] if args.tiny else [], deadline)
+    report["total_s"] = round(time.monotonic() - start, 1)
+    slug = re.sub(r"[^a-z0-9]+", "-", info["device"].lower()).strip("-")
+    out = args.out or RESULTS / f"device-{slug}-{report['date']}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(report))
+    print(f"report: {out.with_suffix('.md')}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
