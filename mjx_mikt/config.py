@@ -97,6 +97,20 @@ class MIKTConfig:
     mi_hidden: Tuple[int, ...] = option((64, 64), 'q(s|e) hidden sizes, comma separated')
 
 
+# One line per preset on when to use it (the --preset help); the numbers are in PRESETS below.
+PRESET_HELP: Dict[str, str] = {
+    "paper": "the paper's figures: SPEC's optimisation (2048 samples, 64-sample minibatches, 10 epochs) "
+             "from 8 envs x 256 steps",
+    "paper-exact": "SPEC to the letter: 1 env x 2048 steps, a time limit is terminal",
+    "paper-wide": "the paper's optimisation from 64 envs x 32 steps (976 updates at 2M)",
+    "wide-256x16": "wide batch, 256 envs x 16 steps, 8 minibatches x 4 epochs, lr 1e-3: 488 updates at 2M "
+                   "(the scale study's candidate; results/scale-2M)",
+    "wide-1024x8": "wide batch, 1024 envs x 8 steps, 8 minibatches x 4 epochs, lr 2e-3: 244 updates at 2M "
+                   "(the scale study's candidate with the fewest sequential updates)",
+    "gpu": "2048 envs x 32 steps, 4 epochs at lr 3e-4: throughput only, 30 updates at 2M learn little",
+}
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """What to train and where the results go."""
@@ -104,7 +118,8 @@ class RunConfig:
     target: str = option("CentipedeEight", 'robot the student learns (see the robot list below)')
     source: Tuple[str, ...] = option(("CentipedeFour",), 'teacher robot(s), comma separated; several give MIKT several teachers')
     method: Method = option("mikt", "training method: mikt and its ablations, mlpp (the paper's baseline) or ppo from scratch")
-    preset: Preset = option("paper", "PPO hyper-parameter preset (paper = SPEC's optimisation from 8 envs x 256 steps; paper-exact = 1 env x 2048 steps, time limit terminal; paper-wide = 64 envs x 32 steps; gpu = 2048 envs, 4 epochs: too few updates for a paper comparison)")
+    preset: Preset = option("paper", "PPO hyper-parameter preset: " + "; ".join(
+        f"{name} = {text}" for name, text in PRESET_HELP.items()))
     total_timesteps: int = option(2_000_000, 'env steps per seed')
     seed: int = option(0, 'first seed; seeds seed..seed+N-1 run together')
     num_seeds: int = option(1, 'number of seeds trained in one program (vmapped)')

@@ -273,3 +273,13 @@ def test_default_run_folders_never_collide_across_processes(tmp_path):
     folders = [line for p in procs for line in p.communicate(timeout=300)[0].split()]
     assert all(p.returncode == 0 for p in procs)
     assert len(folders) == 20 and len(set(folders)) == 20
+
+
+def test_every_preset_has_its_line_in_help():
+    from typing import get_args
+
+    from mjx_mikt.config import PRESET_HELP, PRESETS, Preset, help_of, RunConfig
+
+    assert set(PRESET_HELP) == set(PRESETS) == set(get_args(Preset))
+    text = help_of(RunConfig, "preset")
+    assert all(f"{name} = {line}" in text for name, line in PRESET_HELP.items())
