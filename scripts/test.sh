@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test suite (CPU; about as long as noted in the README). Extra arguments go to pytest.
+# The test suite (CPU; about as long as noted in docs/testing.md). Extra arguments go to pytest.
 # Test files run in parallel, one pytest-xdist worker per core, each file whole on one worker (its
 # module fixtures, e.g. a tiny trained experiment, are built once); `-n 0` runs them in one process.
 set -euo pipefail

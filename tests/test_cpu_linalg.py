@@ -63,9 +63,9 @@ def test_mjx_physics_on_cpu_installs_the_lowerings(monkeypatch):
 
 
 def test_two_large_batched_cholesky_calls_at_once_finish_with_the_fix():
-    """The reproducer that hangs with LAPACK on a 2-core machine (scripts/cpu_cholesky_hang.py)
+    """The reproducer that hangs with LAPACK on a 2-core machine (tools/probes/cpu_cholesky_hang.py)
     finishes with the lowerings installed."""
-    out = subprocess.run([sys.executable, "scripts/cpu_cholesky_hang.py", "--fix", "--calls", "2",
+    out = subprocess.run([sys.executable, "tools/probes/cpu_cholesky_hang.py", "--fix", "--calls", "2",
                           "--steps", "100", "--timeout", "300"],
                          cwd=REPO, capture_output=True, text=True, timeout=400)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -37,13 +37,16 @@ def test_committed_comparison_report_regenerates_from_the_committed_csvs(path, m
     assert comparisons.rebuild(committed) == committed
 
 
-def test_readme_tables_are_the_committed_reports():
-    """Every generated block of the README (fig3a, shapes) equals what its report gives today."""
+def test_documents_tables_are_the_committed_reports():
+    """Every generated block of the README and docs/ (fig3a, shapes, ...) equals what its report gives today."""
     from mjx_mikt.experiments import readme
 
-    text = (REPO / "README.md").read_text()
-    assert "fig3a" in readme.blocks(text)
-    assert readme.render(text, REPO) == text, "run: python -m mjx_mikt.experiments.readme"
+    found = []
+    for path in readme.documents(REPO):
+        text = path.read_text()
+        found += readme.blocks(text)
+        assert readme.render(text, REPO) == text, f"{path.name}: run python -m mjx_mikt.experiments.readme"
+    assert {"fig3a", "fig3b", "fig4", "fig5", "fig7", "shapes", "summary"} <= set(found)
 
 
 def test_readme_block_rewriting_replaces_only_the_block(tmp_path):

@@ -6,7 +6,7 @@ jaxlib splits the batch into tasks on XLA's intra-op thread pool, the pool the c
 on, and blocks until they finish. When two such calls run at once on a 2-thread pool, each parks
 a worker and nothing is left to run the tasks: the program never returns. MJX factorises the mass
 matrix and the Newton solver's Hessian this way, so vmapped MJX training on a 2-core CPU hung
-right after its compile. `scripts/cpu_cholesky_hang.py` reproduces it in seconds without MJX.
+right after its compile. `tools/probes/cpu_cholesky_hang.py` reproduces it in seconds without MJX.
 
 `install()` replaces the two primitives' CPU lowerings (real dtypes only; complex keeps LAPACK)
 for every program lowered afterwards in this process:

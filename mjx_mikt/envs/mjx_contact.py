@@ -1,6 +1,6 @@
 """MJX's plane-capsule contact with the C engine's contact frame (so MJX matches native MuJoCo).
 
-Found by `scripts/mjx_contact_probe.py` (see docs/mjx-contact-parity.md): both engines take the
+Found by `tools/probes/mjx_contact_probe.py` (see docs/mjx-contact-parity.md): both engines take the
 first friction direction of a capsule-floor contact from the capsule axis projected onto the
 floor, but mujoco-mjx 3.17 (`mjx/_src/collision_primitive.py`, `plane_capsule`) replaces it by
 the world y axis when that projection is shorter than 0.5, i.e. for a capsule steeper than 60

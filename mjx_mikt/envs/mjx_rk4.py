@@ -1,6 +1,6 @@
 """MJX's RK4 with native MuJoCo 4.0's orientation update (Runge-Kutta-Munthe-Kaas), so MJX matches native.
 
-Found by `scripts/mjx_drift_probe.py` (see docs/mjx-contact-parity.md, "Full-range actions: the drift
+Found by `tools/probes/mjx_drift_probe.py` (see docs/mjx-contact-parity.md, "Full-range actions: the drift
 and its cause"). MuJoCo 4.0 changed its RK4 integrator (changelog 4.0.0, item "The RK4 integrator is
 now fourth-order accurate for the orientations of ball and free joints", commit 9a7f240f0): the
 angular velocity of a free or ball joint at each Runge-Kutta stage is mapped through the inverse

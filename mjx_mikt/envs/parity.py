@@ -1,7 +1,7 @@
 """Parity checks of a JAX physics engine (MJX, MuJoCo Warp) against native MuJoCo under contact.
 
 The one home of the check that tests/test_envs.py (MJX), tests/test_warp.py (MuJoCo Warp) and
-scripts/mjx_solver_sweep.py (solver settings) share: native MuJoCo states with feet on the floor,
+tools/probes/mjx_solver_sweep.py (solver settings) share: native MuJoCo states with feet on the floor,
 taken from a random-control episode from qpos0 (the robot falls, lands and slides, so the
 friction pyramid's orientation matters), and the largest relative acceleration error of an
 engine's forward pass on them against native `mj_forward`.

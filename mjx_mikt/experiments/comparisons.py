@@ -109,7 +109,7 @@ def protocols_of(data: Dict) -> Dict[str, Protocol]:
 
 
 def table(data: Dict) -> List[str]:
-    """The comparison table (what the README quotes)."""
+    """The comparison table (what docs/ quote)."""
     lines = ["| variant | shape | backend | final | auc | eval (deterministic) | seeds | steps | status | "
              "loop env-steps/s | wall time |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, e in data["variants"].items():

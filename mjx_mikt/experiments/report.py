@@ -183,7 +183,7 @@ def mean_std_text(stat: Optional[Dict]) -> str:
 
 
 def pair_table(pair: Dict) -> List[str]:
-    """The markdown table of one pair (also what the README quotes; tests/test_results.py compares)."""
+    """The markdown table of one pair (also what docs/results.md quotes; tests/test_results.py compares)."""
     common = pair.get("common_env_steps")
     lines = ["| method | final | auc | jumpstart | at " + (f"{common:,}" if common else "-") + " steps | "
              "steps to PPO's final | eval (deterministic) | seeds | steps | status | wall time |",

@@ -155,7 +155,7 @@ def _ratio(a, b) -> Optional[float]:
 
 
 def table(data: Dict) -> List[str]:
-    """One row per preset and student cell (what the README quotes)."""
+    """One row per preset and student cell (what docs/ quote)."""
     levels = data["baseline_levels"]
     lines = ["| preset | envs x steps | minibatch x epochs, lr | updates (SGD steps) | method | final | auc | "
              "eval (deterministic) | MIKT/PPO final, eval | env-steps/s per seed | to baseline MIKT: paper curve "

@@ -28,8 +28,8 @@ CPU only (JAX_PLATFORMS=cpu, one XLA thread), float32 JAX, one model jitted at a
 batching. Each combination costs one jit of mjx.forward and, with the rollout, one jit of
 physics.step (the compiled functions go to the repo's .jax_cache, as the tests' do).
 
-    .venv/bin/python scripts/mjx_solver_sweep.py
-    .venv/bin/python scripts/mjx_solver_sweep.py --combos 4/4 100/50 --no-rollout
+    .venv/bin/python tools/probes/mjx_solver_sweep.py
+    .venv/bin/python tools/probes/mjx_solver_sweep.py --combos 4/4 100/50 --no-rollout
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import time
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
-REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, REPO)
 
 DEFAULT_COMBOS = ("1/4", "2/4", "4/4", "8/4", "100/4", "1/50", "4/50", "100/50")

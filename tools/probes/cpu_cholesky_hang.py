@@ -7,9 +7,9 @@ returns (no CPU time after the compile). `--fix` runs the same program with
 `mjx_mikt.envs.cpu_linalg.install()` (plain XLA code instead of LAPACK): it finishes.
 See docs/mjx-cpu-hang.md.
 
-    python scripts/cpu_cholesky_hang.py              # hangs on a 2-core machine (kill it; or --timeout)
-    python scripts/cpu_cholesky_hang.py --fix        # prints "finished in ... s"
-    python scripts/cpu_cholesky_hang.py --op solve   # the same with cho_solve (trsm)
+    python tools/probes/cpu_cholesky_hang.py              # hangs on a 2-core machine (kill it; or --timeout)
+    python tools/probes/cpu_cholesky_hang.py --fix        # prints "finished in ... s"
+    python tools/probes/cpu_cholesky_hang.py --op solve   # the same with cho_solve (trsm)
 
 Exit code 0 when the program finished, 3 when --timeout seconds passed first.
 """

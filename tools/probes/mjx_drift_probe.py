@@ -23,13 +23,13 @@ MjxPhysics (with --rk4 stock: its integrator put back to mjx.rungekutta4) agains
 
 Run (CPU only, one XLA thread; about 30 s per run, 65-75 s with --env, on a loaded 2-core machine):
 
-    nice -n 19 .venv/bin/python scripts/mjx_drift_probe.py                      # MJX f32, 4/4, stock RK4
-    nice -n 19 .venv/bin/python scripts/mjx_drift_probe.py --rk4 rkmk           # ... with the fix
-    nice -n 19 .venv/bin/python scripts/mjx_drift_probe.py --iterations 100 --ls 50
-    nice -n 19 .venv/bin/python scripts/mjx_drift_probe.py --x64                # MJX in float64
-    nice -n 19 .venv/bin/python scripts/mjx_drift_probe.py --x64 --x64-start    # ... start state from a float64 env
-    nice -n 19 .venv/bin/python scripts/mjx_drift_probe.py --scale 0.3
-    nice -n 19 .venv/bin/python scripts/mjx_drift_probe.py --env [--rk4 rkmk]   # env observations
+    nice -n 19 .venv/bin/python tools/probes/mjx_drift_probe.py                      # MJX f32, 4/4, stock RK4
+    nice -n 19 .venv/bin/python tools/probes/mjx_drift_probe.py --rk4 rkmk           # ... with the fix
+    nice -n 19 .venv/bin/python tools/probes/mjx_drift_probe.py --iterations 100 --ls 50
+    nice -n 19 .venv/bin/python tools/probes/mjx_drift_probe.py --x64                # MJX in float64
+    nice -n 19 .venv/bin/python tools/probes/mjx_drift_probe.py --x64 --x64-start    # ... start state from a float64 env
+    nice -n 19 .venv/bin/python tools/probes/mjx_drift_probe.py --scale 0.3
+    nice -n 19 .venv/bin/python tools/probes/mjx_drift_probe.py --env [--rk4 rkmk]   # env observations
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ def compare_fields(nat, mx, mm, qpos, qvel, warm, ctrl, i):
 def env_rollouts(qpos, qvel, warm, actions):
     """The colleague's comparison: MjxPhysics (as shipped) vs NativePhysics, env observations per step."""
     import sys
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "tests"))
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2] / "tests"))
     from conftest import physics_rollout
 
     options = {"solver_iterations": args.iterations, "ls_iterations": args.ls}

@@ -23,9 +23,9 @@ What it does (CentipedeFour, the checked-in MJCF, compiled exactly as `MjxPhysic
 Runs on the CPU only (JAX_PLATFORMS=cpu, one XLA thread); one model is jitted at a time, no
 batching. About 1-2 minutes for all variants.
 
-    .venv/bin/python scripts/mjx_contact_probe.py               # float64 JAX, all variants
-    .venv/bin/python scripts/mjx_contact_probe.py --f32         # float32 JAX (what MjxPhysics runs)
-    .venv/bin/python scripts/mjx_contact_probe.py --variants baseline c_frame --rollout 0
+    .venv/bin/python tools/probes/mjx_contact_probe.py               # float64 JAX, all variants
+    .venv/bin/python tools/probes/mjx_contact_probe.py --f32         # float32 JAX (what MjxPhysics runs)
+    .venv/bin/python tools/probes/mjx_contact_probe.py --variants baseline c_frame --rollout 0
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from mujoco import mjx  # noqa: E402
 from mujoco.mjx._src import collision_driver, collision_primitive, constraint  # noqa: E402
 from mujoco.mjx._src.types import GeomType  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 import centipede_models  # noqa: E402
 from mjx_mikt.envs import mjx_contact  # noqa: E402
 

@@ -33,10 +33,10 @@ What it does (CentipedeFour, the checked-in MJCF, compiled as `MjxPhysics` compi
 Runs on the CPU only (JAX_PLATFORMS=cpu, one XLA thread, Warp compiles modules serially).
 Needs `warp-lang` (mujoco-mjx 3.17's "warp" extra pins 1.18.0; this was tried with 1.19.0).
 
-    .venv/bin/python scripts/mjx_warp_probe.py                       # Warp vs native
-    .venv/bin/python scripts/mjx_warp_probe.py --fresh-cache          # ... timing a cold kernel cache
-    .venv/bin/python scripts/mjx_warp_probe.py --warp-c-frame         # Warp with native's frame rule
-    .venv/bin/python scripts/mjx_warp_probe.py --with-jax             # ... plus MJX-JAX float32
+    .venv/bin/python tools/probes/mjx_warp_probe.py                       # Warp vs native
+    .venv/bin/python tools/probes/mjx_warp_probe.py --fresh-cache          # ... timing a cold kernel cache
+    .venv/bin/python tools/probes/mjx_warp_probe.py --warp-c-frame         # Warp with native's frame rule
+    .venv/bin/python tools/probes/mjx_warp_probe.py --with-jax             # ... plus MJX-JAX float32
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ _parser.add_argument("--warp-c-frame", action="store_true",
                      help="patch MuJoCo Warp's plane_capsule to native's frame rule (own kernel cache dir)")
 ARGS = _parser.parse_args()
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
