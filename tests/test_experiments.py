@@ -203,3 +203,13 @@ def test_backends_prints_a_native_and_an_mjx_cell(tmp_path, capsys):
     assert [Path(c[c.index("--run-dir") + 1]).relative_to(tmp_path).as_posix() for c in lines] == [
         "paper-wide-300k/cells/CentipedeFour/ppo", "paper-wide-300k-mjx/cells/CentipedeFour/ppo"]
     assert all("--no-register-teacher" in c for c in lines)  # a comparison's runs are not teachers
+
+
+def test_print_commands_leaves_out_finished_cells_and_resumes_partial_ones(capsys):
+    """In the committed protocol folder Fig. 3's Four:Eight cells are all done: nothing to print."""
+    assert experiments.main(["run", "fig3", "--print-commands", "--pairs", "Four:Eight,Four:Ant",
+                             "--out", str(REPO / "results" / "paper-2M")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    targets = [shlex.split(line)[shlex.split(line).index("--target") + 1] for line in lines]
+    assert targets == ["Ant"] * 3  # PPO from scratch, MIKT and MLPP on Ant: the only cells not run yet
+    assert all("--resume" not in line for line in lines)

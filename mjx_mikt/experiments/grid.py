@@ -217,6 +217,15 @@ def run_cell(cell: Cell, protocol: Protocol, runner) -> int:
 
 
 def print_commands(cells: Sequence[Cell], protocol: Protocol, out=None) -> None:
+    """One line per cell still to run: its command if new, `--resume FOLDER` if partial; finished
+    cells are left out (a scheduler running their line again would only be told they are done)."""
     out = out or sys.stdout
     for cell in cells:
-        print(shlex.join(cell.command(protocol)), file=out)
+        state = status(cell, protocol)
+        if state == "done":
+            continue
+        if state == "partial":
+            command = cell.command(protocol)[:3] + ["--resume", str(cell.folder(protocol))]
+        else:
+            command = cell.command(protocol)
+        print(shlex.join(command), file=out)
