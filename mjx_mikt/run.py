@@ -50,12 +50,25 @@ def _tuple_of(kind):
     return parse
 
 
+def _count(text: str) -> int:
+    """An int flag that also takes 2e6 or 2_000_000 (a whole number); argparse prints the error."""
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value != int(value):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(value)
+
+
 def _add_fields(group, kind, skip=()) -> None:
     for f in dataclasses.fields(kind):
         if f.name in skip:
             continue
         default = getattr(kind(), f.name)
-        help_text = f.metadata.get("help", f.name) + f" (default: {default if not isinstance(default, tuple) else ','.join(map(str, default))})"
+        shown = default if not isinstance(default, tuple) else ",".join(map(str, default))
+        # an empty default has its meaning in the help text itself ("default runs/<target>-...")
+        help_text = f.metadata.get("help", f.name) + (f" (default: {shown})" if shown != "" else "")
         flag = _flag(f.name)
         if isinstance(default, bool):
             group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
@@ -66,7 +79,8 @@ def _add_fields(group, kind, skip=()) -> None:
             # choices are checked by config.validate (one error line, no run folder), so only shown here
             allowed = choices_of(kind, f.name)
             metavar = "{" + ",".join(allowed) + "}" if allowed else None
-            group.add_argument(flag, dest=f.name, type=type(default), default=None, metavar=metavar, help=help_text)
+            kind_of = _count if type(default) is int else type(default)
+            group.add_argument(flag, dest=f.name, type=kind_of, default=None, metavar=metavar, help=help_text)
 
 
 def build_parser() -> argparse.ArgumentParser:

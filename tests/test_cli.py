@@ -283,3 +283,12 @@ def test_every_preset_has_its_line_in_help():
     assert set(PRESET_HELP) == set(PRESETS) == set(get_args(Preset))
     text = help_of(RunConfig, "preset")
     assert all(f"{name} = {line}" in text for name, line in PRESET_HELP.items())
+
+
+def test_counts_take_scientific_notation_and_help_has_no_empty_default():
+    from mjx_mikt import run as cli
+
+    parser = cli.build_parser()
+    config = cli.config_from_args(parser.parse_args(["--timesteps", "2e6", "--num-envs", "64"]))
+    assert config.run.total_timesteps == 2_000_000 and config.ppo.num_envs == 64
+    assert "(default: )" not in parser.format_help()
