@@ -58,3 +58,15 @@ def test_readme_block_rewriting_replaces_only_the_block(tmp_path):
     out = readme.render(text, tmp_path)
     assert out.startswith("intro\n<!-- shapes-table: generated from r.json -->\n| variant |")
     assert "old line" not in out and out.endswith("<!-- /shapes-table -->\nend\n")
+
+
+SCALE_REPORTS = sorted((REPO / "results").glob("scale-*/report.json"))
+
+
+@pytest.mark.parametrize("path", SCALE_REPORTS, ids=[str(p.relative_to(REPO)) for p in SCALE_REPORTS])
+def test_committed_scale_report_regenerates_from_the_committed_csvs_and_bench_file(path, monkeypatch):
+    from mjx_mikt.experiments import scale
+
+    monkeypatch.chdir(REPO)
+    committed = json.loads(path.read_text())
+    assert scale.rebuild(committed) == committed

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, List
 
-from mjx_mikt.experiments import by_teacher, comparisons, grid, report
+from mjx_mikt.experiments import by_teacher, comparisons, grid, report, scale
 
 BLOCK = re.compile(r"(<!-- (?P<name>[\w-]+)-table: generated from (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /(?P=name)-table -->)",
                    re.S)
@@ -75,7 +75,7 @@ TABLES: Dict[str, Callable[[Dict], List[str]]] = {"fig3a": _four_to_eight, "fig4
                                                    "fig7": _four_to_eight, "shapes": comparisons.table,
                                                    "backends": comparisons.table, "fig5": by_teacher.table,
                                                    "fig5-teachers": by_teacher.teachers_table,
-                                                   "summary": summary_table}
+                                                   "summary": summary_table, "scale": scale.table}
 
 
 def render(text: str, root: Path) -> str:

@@ -207,8 +207,9 @@ def markdown(data: Dict) -> str:
              "deterministic evaluation; mean ± std over seeds. Throughput: the training loop's env-steps/s per "
              f"seed of a {next(iter(data['protocols'].values()))['seeds']}-seed program on "
              f"{data['target']}, all presets measured in one `bench.cell` sitting "
-             f"(`{data['throughput_file']}`). 'to baseline MIKT' = the env steps where the seed-mean curve "
-             "first reaches the baseline MIKT's return, and those steps / the throughput.", ""]
+             + (f"(`{data['throughput_file']}`)" if data["throughput_file"] else "(not measured yet)")
+             + ". 'to baseline MIKT' = the env steps where the seed-mean curve first reaches the baseline "
+             "MIKT's return, and those steps / the throughput.", ""]
     lines += table(data)
     lines += ["", "Teachers (PPO on the source, the students' teachers, per preset):", ""] + teachers_lines(data)
     return "\n".join(lines) + "\n"
@@ -223,11 +224,13 @@ def figure(data: Dict, path: Path) -> Optional[Path]:
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     drawn = False
+    # until the bench sitting is committed, the x axis is env steps (no time without a throughput)
+    timed = any(entry["throughput_per_seed"] for entry in data["presets"].values())
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (curve, (metric, csv_name, ylabel)) in zip(axes, CURVES.items()):
         for i, (name, entry) in enumerate(data["presets"].items()):
             for e in entry["cells"].values():
-                speed = entry["throughput_per_seed"].get(e["method"])
+                speed = entry["throughput_per_seed"].get(e["method"]) if timed else 1e6 / 60
                 series = reports.read_metric(Path(e["cell"]), metric, csv_name)
                 if "to_baseline" not in e or not speed or series is None:
                     continue
@@ -240,7 +243,8 @@ def figure(data: Dict, path: Path) -> Optional[Path]:
         level = data["baseline_levels"][curve]
         if level is not None:
             ax.axhline(level, color="grey", lw=0.8, ls=":")
-        ax.set_xlabel("minutes (env steps / loop env-steps/s per seed, one bench sitting)")
+        ax.set_xlabel("minutes (env steps / loop env-steps/s per seed, one bench sitting)" if timed
+                      else "million env steps per seed (throughputs not measured yet)")
         ax.set_ylabel(ylabel, fontsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
