@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mjx_mikt.config import METHODS, PRESETS, ConfigError
 from mjx_mikt.experiments import by_teacher, comparisons, grid, report, scale
@@ -88,25 +88,35 @@ def protocol_from(args, variant: Optional[comparisons.Variant] = None) -> grid.P
                          backend=backend, extra=tuple(args.run_arg))
 
 
+def act_on_cells(args, groups: Dict[str, Tuple[grid.Protocol, List[grid.Cell]]], runner) -> Optional[int]:
+    """status, --print-commands or run over `groups` ({label: (protocol, cells)}, label '' for a
+    single protocol). Returns the exit code when the action ends here, None when the report follows."""
+    if args.action == "status":
+        for label, (protocol, cells) in groups.items():
+            for cell in cells:
+                print(f"{label}: " * bool(label) + grid.describe(cell, protocol))
+        return 0
+    if args.action == "run" and args.print_commands:
+        for protocol, cells in groups.values():
+            grid.print_commands(cells, protocol)
+        return 0
+    if args.action == "run":
+        for label, (protocol, cells) in groups.items():
+            for cell in cells:
+                code = grid.run_cell(cell, protocol, runner)
+                if code != 0:
+                    print(f"error: cell {cell.label}{f' ({label})' * bool(label)} exited with code {code}; "
+                          f"run the same command again to resume", file=sys.stderr)
+                    return code
+    return None
+
+
 def run_comparison(comparison: comparisons.Comparison, args, runner) -> int:
     """One PPO cell per variant of `comparison`, then its report."""
     protocols = {v.label: protocol_from(args, v) for v in comparison.variants}
-    cell = comparison.cell()
-    if args.action == "status":
-        for label, protocol in protocols.items():
-            print(f"{label}: {grid.describe(cell, protocol)}")
-        return 0
-    if args.action == "run" and args.print_commands:
-        for protocol in protocols.values():
-            grid.print_commands([cell], protocol)
-        return 0
-    if args.action == "run":
-        for label, protocol in protocols.items():
-            code = grid.run_cell(cell, protocol, runner)
-            if code != 0:
-                print(f"error: cell {cell.label} ({label}) exited with code {code}; "
-                      f"run the same command again to resume", file=sys.stderr)
-                return code
+    code = act_on_cells(args, {label: (p, [comparison.cell()]) for label, p in protocols.items()}, runner)
+    if code is not None:
+        return code
     folder = Path(args.out or "results") / f"{comparison.name}-{_budget_name(int(args.timesteps))}"
     print(f"report: {comparisons.write(comparison, protocols, folder)['md']}", flush=True)
     return 0
@@ -124,24 +134,9 @@ def run_study(study: scale.Study, args, runner) -> int:
     root, budget = Path(args.out or "results"), _budget_name(timesteps)
     protocols = {name: scale.protocol(name, root, budget, args.seeds, timesteps, args.backend, tuple(args.run_arg))
                  for name in names}
-    cells = study.cells()
-    if args.action == "status":
-        for name, protocol in protocols.items():
-            for cell in cells:
-                print(f"{name}: {grid.describe(cell, protocol)}")
-        return 0
-    if args.action == "run" and args.print_commands:
-        for protocol in protocols.values():
-            grid.print_commands(cells, protocol)
-        return 0
-    if args.action == "run":
-        for name, protocol in protocols.items():
-            for cell in cells:
-                code = grid.run_cell(cell, protocol, runner)
-                if code != 0:
-                    print(f"error: cell {cell.label} ({name}) exited with code {code}; "
-                          f"run the same command again to resume", file=sys.stderr)
-                    return code
+    code = act_on_cells(args, {name: (p, study.cells()) for name, p in protocols.items()}, runner)
+    if code is not None:
+        return code
     written = scale.write(study, protocols, root / f"{study.name}-{budget}", scale.newest_throughput_file(study))
     print(f"report: {written['md']}", flush=True)
     return 0
@@ -213,20 +208,9 @@ def main(argv: Optional[Sequence[str]] = None, runner=run_subprocess) -> int:
         experiment, pairs, methods = selection(args)
         protocol = protocol_from(args)
         cells = grid.cells_of(experiment, pairs, methods)
-        if args.action == "status":
-            for cell in cells:
-                print(grid.describe(cell, protocol))
-            return 0
-        if args.action == "run" and args.print_commands:
-            grid.print_commands(cells, protocol)
-            return 0
-        if args.action == "run":
-            for cell in cells:
-                code = grid.run_cell(cell, protocol, runner)
-                if code != 0:
-                    print(f"error: cell {cell.label} exited with code {code}; "
-                          f"run the same command again to resume", file=sys.stderr)
-                    return code
+        code = act_on_cells(args, {"": (protocol, cells)}, runner)
+        if code is not None:
+            return code
         sections = [by_teacher.section] if experiment.by_teacher else []
         written = report.write(experiment, protocol, pairs, methods, sections)
         print(f"report: {written['md']}", flush=True)
