@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Tuple
 
-from centipede_models.generator import make_centipede, model_name
+from centipede_models.generator import make_centipede, model_name, parse_name
 
 XML_DIR = Path(__file__).resolve().parent / "xml"
 
@@ -32,4 +32,4 @@ def load(name: str) -> str:
     return xml_path(name).read_text()
 
 
-__all__ = ["CENTIPEDES", "ROBOTS", "XML_DIR", "load", "make_centipede", "model_name", "xml_path"]
+__all__ = ["CENTIPEDES", "ROBOTS", "XML_DIR", "load", "make_centipede", "model_name", "parse_name", "xml_path"]

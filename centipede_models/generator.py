@@ -10,7 +10,8 @@ variant keeps every body but drops the four motors of legs 0 and 1.
 
 from __future__ import annotations
 
-from typing import List
+import re
+from typing import List, Optional, Tuple
 
 HIP_RANGE = "-40 40"
 ANKLE_RANGE = "30 100"
@@ -82,10 +83,27 @@ def actuated_joints(num_legs: int, crippled: bool = False) -> List[tuple]:
     return joints
 
 
+LEG_WORDS = {4: "Four", 6: "Six", 8: "Eight", 10: "Ten", 12: "Twelve", 14: "Fourteen", 16: "Sixteen"}
+
+
 def model_name(num_legs: int, crippled: bool = False) -> str:
-    words = {4: "Four", 6: "Six", 8: "Eight", 10: "Ten", 12: "Twelve", 14: "Fourteen", 16: "Sixteen"}
-    count = words.get(num_legs, str(num_legs))
+    count = LEG_WORDS.get(num_legs, str(num_legs))
     return f"{'Cp' if crippled else ''}Centipede{count}"
+
+
+def parse_name(name: str) -> Optional[Tuple[int, bool]]:
+    """(legs, crippled) of a centipede name `make_centipede` can build (CentipedeTen, CpCentipede18), else None."""
+    match = re.fullmatch(r"(Cp)?Centipede(\w+)", name)
+    if not match:
+        return None
+    count = match.group(2)
+    legs = next((n for n, word in LEG_WORDS.items() if word == count), None)
+    if legs is None and count.isdigit():
+        legs = int(count)
+    crippled = bool(match.group(1))
+    if legs is None or legs < 4 or legs % 2 or model_name(legs, crippled) != name:
+        return None
+    return legs, crippled
 
 
 def make_centipede(num_legs: int, crippled: bool = False) -> str:

@@ -1,0 +1,341 @@
+"""Any MJCF robot as a locomotion task: `--target path/to/robot.xml`, `envs.register_mjcf(name, xml)`.
+
+The generic task is built from the model alone (every number below is a `TaskOptions` field):
+
+- root: the body of the free joint (a 3D robot), else of a slide joint along world +x whose
+  ancestors have no joints (a planar robot; the chain is followed down through bodies without
+  geoms that have one child, so dm_control-style dummy bodies are skipped).
+- observation: qpos without the root's horizontal position (x, y of the free joint; the x slide
+  and a y slide of a planar root), qvel, and for 3D robots cfrc_ext clipped to
+  +-contact_force_clip, every body's (nbody x 6), as Ant and the centipedes observe it.
+- reward terms: forward (the root body's x velocity over the control step), ctrl_cost
+  (-w sum(action^2)), contact_cost (-w sum(clipped cfrc_ext^2); 3D robots), survive (a bonus).
+- termination: the root body's height (world z) outside [min_height, max_height]; a non-finite
+  state (`LocomotionEnv`).
+- control step: round(control_dt / timestep) physics steps (about 0.05 s).
+- reset: qpos0 + U(-r, r) and qvel = r N(0, 1), Ant's with r = 0.1.
+
+With Ant's numbers (ctrl_cost_weight=0.5, contact_cost_weight=5e-4, min_height=0.2,
+max_height=1.0) on Ant's MJCF it is `tasks.AntTask` exactly (tests/test_mjcf.py).
+
+A robot's identity is `<name>-<hash8>`: the name (a file's stem) and the first 8 hex digits of
+the sha256 of the MJCF text and of the options that differ from their defaults. It is the env's
+name and the teacher store's key, so two different files named robot.xml (or one file before and
+after an edit) never share teachers. Files the MJCF includes or loads (meshes) are not hashed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple, Union, get_args, get_origin, get_type_hints
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+
+from mjx_mikt.config import ConfigError, option
+from mjx_mikt.envs.base import PhysicsState
+
+Terms = Dict[str, jax.Array]
+
+CTRL_COST_AT_FULL_EFFORT = 4.0  # default ctrl_cost_weight = this / actuators: Ant's 0.5 for its 8
+CONTACT_COST_WEIGHT = 5e-4  # Ant's
+MIN_HEIGHT_FRACTION, MAX_HEIGHT_FRACTION = 0.3, 2.0  # of the initial root height
+
+
+class MjcfError(ConfigError):
+    """An MJCF file or task option that cannot make a locomotion task; one line (the CLI exits 2)."""
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """The generic task's numbers; None means derived from the model, as each help line says."""
+
+    forward_weight: float = option(1.0, "weight of the root's forward (+x) velocity in the reward")
+    ctrl_cost_weight: Optional[float] = option(
+        None, f"w of the -w sum(action^2) term (default {CTRL_COST_AT_FULL_EFFORT:g} / actuators: Ant's 0.5)")
+    contact_cost_weight: Optional[float] = option(
+        None, f"w of the -w sum(clipped cfrc_ext^2) term (default {CONTACT_COST_WEIGHT:g} where contact "
+              "forces are observed, else 0: no term)")
+    contact_force_clip: float = option(1.0, "cfrc_ext is clipped to +-this in the observation and the cost")
+    contact_forces: Optional[bool] = option(None, "observe clipped cfrc_ext (default: on for a free root, "
+                                                  "off for a planar one)")
+    velocity_clip: float = option(0.0, "clip observed qvel to +-this (0: no clip)")
+    survive_bonus: float = option(1.0, "reward of every step the robot is healthy")
+    min_height: Optional[float] = option(
+        None, f"end the episode below this root height (default {MIN_HEIGHT_FRACTION:g} x the initial "
+              "height where the root moves vertically, else no limit)")
+    max_height: Optional[float] = option(
+        None, f"end the episode above this root height (default {MAX_HEIGHT_FRACTION:g} x the initial height)")
+    control_dt: float = option(0.05, "seconds per control step; substeps = round(control_dt / timestep)")
+    substeps: int = option(0, "physics steps per control step (0: from control_dt)")
+    reset_noise: float = option(0.1, "reset: qpos0 + U(-r, r), qvel = r N(0, 1)")
+
+
+OPTION_NAMES = tuple(f.name for f in dataclasses.fields(TaskOptions))
+
+
+def _convert(name: str, value: Any) -> Any:
+    """A task option's value of its field's type; text (from --task-options) is parsed."""
+    kind = get_type_hints(TaskOptions)[name]
+    if get_origin(kind) is Union:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "default")):
+            return None
+        kind = next(a for a in get_args(kind) if a is not type(None))
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if kind is bool:
+            if text not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise MjcfError(f"task option {name}: expected true or false, got {value!r}")
+            return text in ("true", "1", "yes", "on")
+        try:
+            return kind(float(text)) if kind is int and float(text).is_integer() else kind(text)
+        except ValueError:
+            raise MjcfError(f"task option {name}: expected a {kind.__name__}, got {value!r}") from None
+    if kind is bool and not isinstance(value, bool):
+        raise MjcfError(f"task option {name}: expected true or false, got {value!r}")
+    return kind(value)
+
+
+def task_options(**values) -> TaskOptions:
+    """TaskOptions from keyword values (text or typed); an unknown key lists the known ones."""
+    unknown = sorted(set(values) - set(OPTION_NAMES))
+    if unknown:
+        raise MjcfError(f"unknown task option {unknown[0]!r}; task options: {', '.join(OPTION_NAMES)}")
+    options = TaskOptions(**{k: _convert(k, v) for k, v in values.items()})
+    if options.control_dt <= 0 or options.substeps < 0 or options.reset_noise < 0:
+        raise MjcfError("task options: control_dt must be > 0, substeps >= 0, reset_noise >= 0")
+    if None not in (options.min_height, options.max_height) and options.min_height >= options.max_height:
+        raise MjcfError(f"task options: min_height {options.min_height} is not below max_height {options.max_height}")
+    return options
+
+
+def parse_task_options(text: str) -> Dict[str, str]:
+    """'KEY=VALUE,KEY=VALUE' (--task-options) -> {KEY: VALUE}; checked by `task_options`."""
+    values = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise MjcfError(f"--task-options: expected KEY=VALUE, got {item!r}")
+        values[key.strip()] = value.strip()
+    task_options(**values)  # fail now, on the whole text
+    return values
+
+
+def non_defaults(options: TaskOptions) -> Dict[str, Any]:
+    return {f.name: getattr(options, f.name) for f in dataclasses.fields(TaskOptions)
+            if getattr(options, f.name) != f.default}
+
+
+# ----------------------------------------------------------------------- the root
+@dataclass(frozen=True)
+class Root:
+    """The body the task follows. body: its id; horizontal_qpos: qpos indices of its x (and y) position,
+    left out of the observation; free: a 3D (free-joint) robot; vertical: its height can change."""
+
+    body: int
+    horizontal_qpos: Tuple[int, ...]
+    free: bool
+    vertical: bool
+
+
+def _ancestors(model: mujoco.MjModel, body: int) -> list:
+    """[body, its parent, ..., up to but without the world body 0]."""
+    chain = []
+    while body:
+        chain.append(body)
+        body = int(model.body_parentid[body])
+    return chain
+
+
+def find_root(model: mujoco.MjModel, label: str = "the model") -> Root:
+    """The free-joint body, else the planar root (see the module docstring); MjcfError if neither.
+
+    Only a body that carries actuated joints (itself or below it) can be the root, so a free-floating
+    ball or a reacher's target slide is not taken for the robot.
+    """
+    kinds = model.jnt_type
+    joint_driven = (int(mujoco.mjtTrn.mjTRN_JOINT), int(mujoco.mjtTrn.mjTRN_JOINTINPARENT))
+    actuated = [int(model.jnt_bodyid[model.actuator_trnid[a, 0]]) for a in range(model.nu)
+                if int(model.actuator_trntype[a]) in joint_driven]
+    carriers = {b for body in actuated for b in _ancestors(model, body)}
+    carries = (lambda body: body in carriers) if actuated else (lambda body: True)
+    free = [j for j in range(model.njnt)
+            if kinds[j] == mujoco.mjtJoint.mjJNT_FREE and carries(int(model.jnt_bodyid[j]))]
+    if free:
+        adr = int(model.jnt_qposadr[free[0]])
+        return Root(int(model.jnt_bodyid[free[0]]), (adr, adr + 1), free=True, vertical=True)
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)  # joint axes in the world frame at qpos0
+
+    def top_level(body: int) -> bool:  # no joint between the body and the world
+        return not any(model.body_jntnum[b] for b in _ancestors(model, body)[1:])
+
+    def slides(joints, axis) -> list:
+        return [j for j in joints if kinds[j] == mujoco.mjtJoint.mjJNT_SLIDE
+                and np.allclose(data.xaxis[j], axis, atol=1e-6)]
+
+    x = slides([j for j in range(model.njnt) if top_level(int(model.jnt_bodyid[j]))
+                and carries(int(model.jnt_bodyid[j]))], (1, 0, 0))
+    if not x:
+        raise MjcfError(f"{label} has no free joint and no top-level slide joint along +x above its actuated "
+                        "joints: no root body to move forward (add <freejoint/> to the walking body, or slide joints for a planar robot)")
+    chain = [int(model.jnt_bodyid[x[0]])]
+    while model.body_geomnum[chain[-1]] == 0:
+        children = np.flatnonzero(model.body_parentid == chain[-1])
+        if len(children) != 1 or children[0] == chain[-1]:
+            break
+        chain.append(int(children[0]))
+    joints = [j for j in range(model.njnt) if int(model.jnt_bodyid[j]) in chain]
+    y = slides(joints, (0, 1, 0))
+    horizontal = tuple(int(model.jnt_qposadr[j]) for j in [x[0]] + y[:1])
+    return Root(chain[-1], horizontal, free=False, vertical=bool(slides(joints, (0, 0, 1))))
+
+
+def initial_height(model: mujoco.MjModel, body: int) -> float:
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)
+    return float(data.xpos[body, 2])
+
+
+# ----------------------------------------------------------------------- the task
+@dataclass(frozen=True)
+class MjcfTask:
+    """The generic locomotion task (module docstring) with every number resolved; pure JAX functions
+    of PhysicsState, as the tasks of tasks.py."""
+
+    qpos0: np.ndarray  # (nq,)
+    nv: int
+    dt: float  # seconds per control step
+    root: int  # body id
+    observed_qpos: Tuple[int, ...]  # qpos indices in the observation
+    contact_forces: bool
+    forward_weight: float
+    ctrl_cost_weight: float
+    contact_cost_weight: float
+    contact_force_clip: float
+    velocity_clip: float
+    survive_bonus: float
+    min_height: float  # -inf: no limit
+    max_height: float  # inf: no limit
+    reset_noise: float
+
+    @classmethod
+    def from_model(cls, model: mujoco.MjModel, dt: float, options: TaskOptions) -> "MjcfTask":
+        root = find_root(model)
+        contact = root.free if options.contact_forces is None else options.contact_forces
+        low, high = -np.inf, np.inf
+        height = initial_height(model, root.body)
+        if root.vertical and height > 0:
+            low, high = MIN_HEIGHT_FRACTION * height, MAX_HEIGHT_FRACTION * height
+        pick = lambda given, derived: derived if given is None else given
+        return cls(
+            qpos0=np.array(model.qpos0), nv=int(model.nv), dt=dt, root=root.body,
+            observed_qpos=tuple(i for i in range(model.nq) if i not in root.horizontal_qpos),
+            contact_forces=bool(contact), forward_weight=options.forward_weight,
+            ctrl_cost_weight=pick(options.ctrl_cost_weight, CTRL_COST_AT_FULL_EFFORT / model.nu),
+            contact_cost_weight=pick(options.contact_cost_weight, CONTACT_COST_WEIGHT if contact else 0.0),
+            contact_force_clip=options.contact_force_clip, velocity_clip=options.velocity_clip,
+            survive_bonus=options.survive_bonus, min_height=pick(options.min_height, low),
+            max_height=pick(options.max_height, high), reset_noise=options.reset_noise)
+
+    def sample(self, key) -> Tuple[jax.Array, jax.Array]:
+        """(qpos (nq,), qvel (nv,)) of a fresh episode (AntTask.sample's draws for reset_noise 0.1)."""
+        k_pos, k_vel = jax.random.split(key)
+        r = self.reset_noise
+        qpos = jnp.asarray(self.qpos0) + jax.random.uniform(k_pos, self.qpos0.shape, minval=-r, maxval=r)
+        return qpos, r * jax.random.normal(k_vel, (self.nv,))
+
+    def _clipped_forces(self, ps: PhysicsState) -> jax.Array:
+        return jnp.clip(ps.cfrc_ext, -self.contact_force_clip, self.contact_force_clip)
+
+    def observe(self, ps: PhysicsState) -> jax.Array:
+        """(len(observed_qpos) + nv [+ nbody * 6],)"""
+        qvel = jnp.clip(ps.qvel, -self.velocity_clip, self.velocity_clip) if self.velocity_clip else ps.qvel
+        parts = [ps.qpos[np.asarray(self.observed_qpos)], qvel]
+        if self.contact_forces:
+            parts.append(self._clipped_forces(ps).reshape(-1))
+        return jnp.concatenate(parts)
+
+    def reward(self, before: PhysicsState, after: PhysicsState, action) -> Terms:
+        """Scalar terms in AntTask's order (their sum is the reward); contact_cost only with a weight."""
+        terms = {
+            "forward": self.forward_weight * (after.xpos[self.root, 0] - before.xpos[self.root, 0]) / self.dt,
+            "ctrl_cost": -self.ctrl_cost_weight * jnp.sum(jnp.square(action)),
+        }
+        if self.contact_cost_weight:
+            terms["contact_cost"] = -self.contact_cost_weight * jnp.sum(jnp.square(self._clipped_forces(after)))
+        terms["survive"] = self.survive_bonus * jnp.ones(())
+        return terms
+
+    def unhealthy(self, ps: PhysicsState) -> jax.Array:
+        height = ps.xpos[self.root, 2]
+        return (height < self.min_height) | (height > self.max_height)
+
+
+# ----------------------------------------------------------------------- robots
+@dataclass(frozen=True)
+class MjcfRobot:
+    """A validated MJCF robot with its task options: what `registry.make` builds an env from."""
+
+    identity: str  # <name>-<hash8>: the env's name and teacher-store key
+    xml: str  # MJCF text
+    options: TaskOptions
+    n_substeps: int
+
+    def task(self, model: mujoco.MjModel, dt: float) -> MjcfTask:
+        return MjcfTask.from_model(model, dt, self.options)
+
+
+def is_mjcf_path(name: str) -> bool:
+    """A robot name ending in .xml is the path of an MJCF file."""
+    return str(name).lower().endswith(".xml")
+
+
+def content_hash(xml: str, options: TaskOptions) -> str:
+    """First 8 hex digits of sha256(MJCF text [+ the options that differ from their defaults])."""
+    digest = hashlib.sha256(xml.encode("utf-8"))
+    changed = non_defaults(options)
+    if changed:
+        digest.update(b"\0" + json.dumps(changed, sort_keys=True).encode())
+    return digest.hexdigest()[:8]
+
+
+def other_version(identity_a: str, identity_b: str) -> bool:
+    """Two identities of one robot name with different hashes (the file or its options changed)."""
+    a, b = (re.fullmatch(r"(.+)-([0-9a-f]{8})", x) for x in (identity_a, identity_b))
+    return bool(a and b and a.group(1) == b.group(1) and a.group(2) != b.group(2))
+
+
+def read_xml(xml: Union[str, Path]) -> Tuple[str, str]:
+    """(MJCF text, label for messages) of a path or of MJCF text (starting with '<')."""
+    if isinstance(xml, str) and xml.lstrip().startswith("<"):
+        return xml, "the MJCF text"
+    path = Path(xml)
+    try:
+        return path.read_text(), str(path)
+    except (OSError, UnicodeDecodeError) as err:
+        raise MjcfError(f"cannot read robot file {path}: {getattr(err, 'strerror', None) or err}") from None
+
+
+def load_robot(name: str, xml: Union[str, Path], **options) -> MjcfRobot:
+    """Read, compile and check an MJCF robot (MjcfError, one line: no parse, no actuators, no root)."""
+    text, label = read_xml(xml)
+    resolved = task_options(**options)
+    try:
+        model = mujoco.MjModel.from_xml_string(text)
+    except Exception as err:  # mujoco raises ValueError with the parser's message
+        first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
+        raise MjcfError(f"{label} does not parse as MJCF: {first}") from None
+    if model.nu == 0:
+        raise MjcfError(f"{label} has no actuators: nothing for a policy to control")
+    find_root(model, label)
+    n_substeps = resolved.substeps or max(1, round(resolved.control_dt / model.opt.timestep))
+    stem = Path(name).stem if is_mjcf_path(name) else name
+    return MjcfRobot(f"{stem}-{content_hash(text, resolved)}", text, resolved, n_substeps)
