@@ -115,8 +115,13 @@ PRESET_HELP: Dict[str, str] = {
 class RunConfig:
     """What to train and where the results go."""
 
-    target: str = option("CentipedeEight", 'robot the student learns (see the robot list below)')
-    source: Tuple[str, ...] = option(("CentipedeFour",), 'teacher robot(s), comma separated; several give MIKT several teachers')
+    target: str = option("CentipedeEight", 'robot the student learns: a name (the robot list below) or an MJCF file '
+                                           '(path/to/robot.xml, the generic locomotion task)')
+    source: Tuple[str, ...] = option(("CentipedeFour",), 'teacher robot(s), names or .xml files, comma separated; '
+                                                         'several give MIKT several teachers')
+    task_options: str = option("", "KEY=VALUE,... of the generic task of every robot given as a .xml file "
+                                   "(e.g. min_height=0.5,ctrl_cost_weight=0.1; an unknown key lists them all; "
+                                   "README, Your own robot)")
     method: Method = option("mikt", "training method: mikt and its ablations, mlpp (the paper's baseline) or ppo from scratch")
     preset: Preset = option("paper", "PPO hyper-parameter preset: " + "; ".join(
         f"{name} = {text}" for name, text in PRESET_HELP.items()))

@@ -27,12 +27,18 @@ from mjx_mikt.train import Trainer, make_train, recent_means_per_seed
 
 
 def check_robots(config: Config) -> None:
-    """Fail early, with the list of known robots, on an unknown name."""
-    known = envs.names()
+    """Fail early (one line) on an unknown robot name or a bad MJCF file; register the run's MJCF files
+    (robots given as .xml paths) with its --task-options, for every `envs.make` of this process."""
     robots = [config.run.target] + (list(config.run.source) if config.run.method != "ppo" else [])
+    options = envs.parse_task_options(config.run.task_options)
+    files = [robot for robot in robots if envs.is_mjcf_path(robot)]
+    if options and not files:
+        raise ConfigError("--task-options sets the generic task of robots given as .xml files; this run has none")
     for robot in robots:
-        if robot not in known:
-            raise ConfigError(f"unknown robot {robot!r}; known robots: {', '.join(known)}")
+        if robot in files:
+            envs.register_mjcf(robot, robot, **options)
+        else:
+            envs.robot_id(robot)  # UnknownRobotError, a ConfigError, lists the known names
 
 
 def env_sharding(num_envs: int) -> Optional[NamedSharding]:
@@ -64,10 +70,11 @@ def build_trainer(config: Config, teachers: Sequence = ()) -> Trainer:
 
 # ------------------------------------------------------------------ summary
 def default_run_dir(config: Config) -> Path:
-    """runs/<target>-<method>-<time>-<pid>-<n>: created here, exclusively, so two runs never share it."""
+    """runs/<target id (envs.robot_id)>-<method>-<time>-<pid>-<n>: created here, exclusively, so two runs
+    never share it."""
     stamp = time.strftime("%Y%m%d-%H%M%S") + f"{time.time() % 1:.3f}"[1:]
     for n in range(1000):
-        path = Path("runs") / f"{config.run.target}-{config.run.method}-{stamp}-{os.getpid()}-{n}"
+        path = Path("runs") / f"{envs.robot_id(config.run.target)}-{config.run.method}-{stamp}-{os.getpid()}-{n}"
         try:
             path.mkdir(parents=True, exist_ok=False)
             return path
@@ -103,9 +110,11 @@ def load_run_config(run_dir: Path) -> Config:
     if not path.is_file():
         raise ConfigError(f"--resume folder {run_dir} has no config.json (not a run folder)")
     try:
-        return Config.from_dict(json.loads(path.read_text()))
+        config = Config.from_dict(json.loads(path.read_text()))
     except (ValueError, TypeError) as err:
         raise ConfigError(f"{path} is corrupt: {err}") from None
+    check_robots(config)  # its MJCF files, registered with its task options
+    return config
 
 
 def summarize(result: RunResult, config: Config, out=None, teacher_records=None) -> dict:

@@ -357,9 +357,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _error(f"cannot render (MUJOCO_GL={os.environ.get('MUJOCO_GL', '')}): {reason}; {INSTALL_HINT}")
     try:
         if args.random is not None:
-            robot = args.random
-            if robot not in envs.names():
-                raise envs.UnknownRobotError(f"unknown robot {robot!r}; known robots: {', '.join(envs.names())}")
+            robot = args.random  # a name or an MJCF file (make raises a one-line ConfigError)
             policy, what = random_policy(envs.make(robot, backend="mujoco").action_size, args.seed), "random policy"
         elif args.teacher is not None:
             robot, policy = teacher_policy(args.teacher)
@@ -374,7 +372,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     output = args.output
     if output is None:
         if args.random is not None:
-            output = Path(f"{robot}-random.mp4")
+            output = Path(f"{envs.robot_id(robot)}-random.mp4")
         elif args.teacher is not None:
             output = Path(f"{robot}-teacher-return{episode_return:.0f}.mp4")
         else:

@@ -29,6 +29,7 @@ EPILOG = """examples:
   python -m mjx_mikt.run --method ppo --target CentipedeFour          # train and register a teacher
   python -m mjx_mikt.run --target CentipedeSix --source CentipedeFour --seeds 5 --timesteps 1000000
   python -m mjx_mikt.run --target CentipedeEight --source CentipedeFour,CentipedeSix   # two teachers
+  python -m mjx_mikt.run --target path/to/robot.xml --source CentipedeFour   # your own MJCF robot
   python -m mjx_mikt.run --resume runs/CentipedeEight-mikt-20260101-120000
 """
 
@@ -88,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="python -m mjx_mikt.run",
-        description=DESCRIPTION + f"\nrobots: {', '.join(envs.names())}",
+        description=DESCRIPTION + f"\nrobots: {', '.join(envs.names())}, any CentipedeN (even N >= 4), or an "
+                                  "MJCF file path/to/robot.xml (README: Your own robot)",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

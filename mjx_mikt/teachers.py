@@ -5,6 +5,7 @@ A *teacher* is a folder with `teacher.msgpack` + `teacher.json` (see
 per training seed, `seed_<s>/`; a single teacher folder is a set of one.
 
     <teacher_store>/<Robot>/seed_<s>/     every seed of every finished `ppo` run on <Robot>
+                                          (an MJCF file's: <stem>-<hash8>, envs.robot_id)
     <run_dir>/teachers/<Robot>/seed_<k>/  the copies a transfer run reads (and resumes from)
 
 A transfer run with `teacher_seeds = K` reads seeds 0..K-1 of each source
@@ -31,6 +32,7 @@ from mjx_mikt import agents as agents_lib
 from mjx_mikt import checkpoint, envs
 from mjx_mikt.checkpoint import TEACHER_FILE, TEACHER_META, CheckpointError
 from mjx_mikt.config import Config, ConfigError
+from mjx_mikt.envs.mjcf import other_version
 from mjx_mikt.train import recent_means_per_seed
 
 RUN_TEACHERS = "teachers"  # folder of a run's own teacher copies
@@ -56,19 +58,28 @@ def set_members(path: Path) -> List[Path]:
 
 
 def store_path(config: Config, robot: str) -> Path:
-    return Path(config.run.teacher_store) / robot
+    """<store>/<robot id>: an MJCF file's teachers are keyed by its content hash (envs.robot_id)."""
+    return Path(config.run.teacher_store) / envs.robot_id(robot)
 
 
 def run_copy_path(run_dir: Path, robot: str) -> Path:
-    return Path(run_dir) / RUN_TEACHERS / robot
+    return Path(run_dir) / RUN_TEACHERS / envs.robot_id(robot)
+
+
+def other_version_error(what: str, trained_on: str, robot: str, now: str) -> CheckpointError:
+    return CheckpointError(f"{what} trained on another version of {robot} (robot id {trained_on}, now {now}: the "
+                           "file or its --task-options changed); train a new teacher or restore the file")
 
 
 def load_spec(path: Path, robot: str) -> agents_lib.TeacherSpec:
-    """Load one teacher and check it is one for `robot` with that robot's dims."""
+    """Load one teacher and check it is one for `robot` (its identity: an MJCF file's content hash) with
+    that robot's dims."""
     data = checkpoint.load_teacher(path)
-    if data["robot"] != robot:
-        raise CheckpointError(f"teacher {path} was trained on {data['robot']}, not on the source robot {robot}")
     env = envs.make(robot, backend="mujoco")
+    if other_version(data["robot"], env.name):
+        raise other_version_error(f"teacher {path} was", data["robot"], robot, env.name)
+    if data["robot"] != env.name:
+        raise CheckpointError(f"teacher {path} was trained on {data['robot']}, not on the source robot {robot}")
     if (data["observation_size"], data["action_size"]) != (env.observation_size, env.action_size):
         raise CheckpointError(
             f"teacher {path} has obs/action sizes {data['observation_size']}/{data['action_size']}, "
@@ -146,8 +157,12 @@ def resolve_run_copies(config: Config, run_dir: Path) -> List[List[agents_lib.Te
     for robot in config.run.source:
         members = set_members(run_copy_path(run_dir, robot))
         if len(members) < config.run.teacher_seeds:
+            now = envs.robot_id(robot)
+            older = [p.name for p in (Path(run_dir) / RUN_TEACHERS).glob("*") if other_version(p.name, now)]
+            if older:
+                raise other_version_error(f"run {run_dir}'s teachers were", older[0], robot, now)
             raise CheckpointError(f"run {run_dir} lacks its copies of the {robot} teachers "
-                                  f"({RUN_TEACHERS}/{robot}/seed_*)")
+                                  f"({RUN_TEACHERS}/{now}/seed_*)")
         out.append([load_spec(p, robot) for p in members[:config.run.teacher_seeds]])
     return out
 
@@ -192,14 +207,14 @@ def register(result, trainer, config: Config, store: Path) -> List[int]:
                 "saved": time.strftime("%Y-%m-%d %H:%M:%S")}
         mean, var = np.asarray(state.obs_stats.mean)[i], np.asarray(state.obs_stats.var)[i]
         own = seed_folder(Path(result.run_dir) / "teacher", seed)
-        checkpoint.save_teacher(own, config.run.target, env.observation_size, env.action_size, params, mean, var, info)
+        checkpoint.save_teacher(own, env.name, env.observation_size, env.action_size, params, mean, var, info)
         slot = seed_folder(store, seed)
         with checkpoint.locked(store):  # concurrent runs registering the same robot take turns
             if is_teacher(slot) and file_hash(slot) != file_hash(own):
                 print(f"seed {seed}: not registered, {slot} already holds a different teacher "
                       f"(remove it to replace it; this run's is in {own})", file=sys.stderr, flush=True)
                 continue
-            checkpoint.save_teacher(slot, config.run.target, env.observation_size, env.action_size, params, mean,
+            checkpoint.save_teacher(slot, env.name, env.observation_size, env.action_size, params, mean,
                                     var, info)
         registered.append(seed)
     return registered

@@ -1,6 +1,8 @@
 """Any MJCF robot (envs/mjcf.py): with Ant's numbers the generic task is the Ant task exactly;
-gymnasium's bundled models step; a robot's identity is its file's content hash."""
+gymnasium's bundled models step, train and take a transfer; bad files are one-line errors (exit 2);
+the teacher store is keyed by the file's content hash."""
 
+import json
 from pathlib import Path
 
 import jax
@@ -10,7 +12,9 @@ import pytest
 
 import centipede_models
 from mjx_mikt import envs
+from mjx_mikt import run as cli
 from mjx_mikt.envs import registry
+from conftest import TINY
 
 pytestmark = pytest.mark.filterwarnings("ignore:compiler attribute 'settotalmass'")  # half_cheetah.xml's
 ANT_NUMBERS = dict(ctrl_cost_weight=0.5, contact_cost_weight=5e-4, min_height=0.2, max_height=1.0)
@@ -134,3 +138,113 @@ def test_identity_is_the_stem_and_the_hash_of_content_and_changed_options(tmp_pa
     assert envs.register_mjcf("x.xml", tmp_path / "robot.xml", forward_weight=2.0) != "x-" + same[-8:]
     (tmp_path / "robot.xml").write_text(text.replace('timestep="0.01"', 'timestep="0.005"'))
     assert envs.robot_id(str(tmp_path / "robot.xml")) != same
+
+
+# ------------------------------------------------------------------ errors: one line, exit 2
+NO_ACTUATORS = """<mujoco><worldbody><body pos="0 0 1"><freejoint/><geom size="0.1"/></body></worldbody></mujoco>"""
+NO_ROOT = """<mujoco><worldbody><body><joint name="j" type="hinge"/><geom size="0.1"/></body></worldbody>
+<actuator><motor joint="j"/></actuator></mujoco>"""
+
+
+def _exits_2(argv, tmp_path, capsys, expected):
+    run_dir = tmp_path / "never"
+    code = cli.main(argv + ["--run-dir", str(run_dir), "--teacher-store", str(tmp_path / "store")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and expected in err, err
+    assert not run_dir.exists()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("<mujoco><worldbody><body></mujoco>", "does not parse as MJCF"),
+    (NO_ACTUATORS, "has no actuators"),
+    (NO_ROOT, "no free joint and no top-level slide joint along +x"),
+])
+def test_bad_mjcf_file_exits_2_with_one_line(text, expected, tmp_path, capsys):
+    (tmp_path / "bad.xml").write_text(text)
+    _exits_2(["--method", "ppo", "--target", str(tmp_path / "bad.xml")], tmp_path, capsys, expected)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--method", "ppo", "--target", "missing.xml"], "cannot read robot file missing.xml"),
+    (["--method", "ppo", "--target", "CHEETAH", "--task-options", "speed=2"], "unknown task option 'speed'"),
+    (["--method", "ppo", "--target", "CHEETAH", "--task-options", "min_height=low"], "min_height: expected a float"),
+    (["--method", "ppo", "--target", "Hopper", "--task-options", "min_height=0.5"], "this run has none"),
+    # a generated centipede is a robot: the run gets as far as looking for its teacher
+    (["--target", "CentipedeTen", "--source", "CentipedeFour", "--no-train-teacher"], "no teacher for CentipedeFour"),
+])
+def test_bad_robot_input_exits_2_with_one_line(argv, expected, tmp_path, capsys):
+    cheetah = str(gymnasium_asset("half_cheetah.xml"))
+    _exits_2([cheetah if a == "CHEETAH" else a for a in argv], tmp_path, capsys, expected)
+
+
+def _untrained_teacher(folder: Path, robot: str, observation_size: int, action_size: int) -> None:
+    """A PPO teacher with initial weights: enough for the plumbing of a transfer."""
+    from mjx_mikt import agents, checkpoint
+    from mjx_mikt.config import PPOConfig
+
+    agent = agents.PPOAgent(observation_size, action_size, PPOConfig())
+    params = jax.tree.map(np.asarray, agent.init(jax.random.PRNGKey(0)))
+    checkpoint.save_teacher(folder, robot, observation_size, action_size, params, np.zeros(observation_size),
+                            np.ones(observation_size), {"seed": 0})
+
+
+def test_teacher_of_a_changed_file_exits_2_naming_the_hash(tmp_path, capsys):
+    robot = tmp_path / "cheetah.xml"
+    robot.write_text(gymnasium_asset("half_cheetah.xml").read_text())
+    old = envs.robot_id(str(robot))
+    _untrained_teacher(tmp_path / "teacher", old, 17, 6)
+    robot.write_text(robot.read_text().replace('timestep="0.01"', 'timestep="0.005"'))
+    _exits_2(["--target", "Hopper", "--source", str(robot), "--teacher", str(tmp_path / "teacher")], tmp_path,
+             capsys, f"trained on another version of {robot} (robot id {old}, now {envs.robot_id(str(robot))}")
+
+
+def test_resume_with_a_changed_source_file_names_the_hash(tmp_path):
+    from mjx_mikt import teachers
+    from mjx_mikt.checkpoint import CheckpointError
+    from mjx_mikt.config import Config, RunConfig
+
+    robot = tmp_path / "cheetah.xml"
+    robot.write_text(gymnasium_asset("half_cheetah.xml").read_text())
+    config = Config(run=RunConfig(target="Hopper", source=(str(robot),)))
+    old = envs.robot_id(str(robot))
+    _untrained_teacher(teachers.seed_folder(teachers.run_copy_path(tmp_path / "run", str(robot)), 0), old, 17, 6)
+    assert teachers.resolve_run_copies(config, tmp_path / "run")[0][0].robot == str(robot)
+    robot.write_text(robot.read_text().replace('timestep="0.01"', 'timestep="0.005"'))
+    with pytest.raises(CheckpointError, match=f"teachers were trained on another version of .*robot id {old}"):
+        teachers.resolve_run_copies(config, tmp_path / "run")
+
+
+# ------------------------------------------------------------------ train and transfer, end to end
+def test_tiny_ppo_on_half_cheetah_then_mikt_from_centipede_four(tmp_path, capsys):
+    """PPO registers its teacher under <stem>-<hash8>; MIKT CentipedeFour -> half_cheetah.xml runs."""
+    cheetah = str(gymnasium_asset("half_cheetah.xml"))
+    store = tmp_path / "store"
+    code = cli.main(["--target", cheetah, "--method", "ppo", "--timesteps", "4096", "--num-envs", "4",
+                     "--rollout-length", "64", "--no-video", "--run-dir", str(tmp_path / "ppo"),
+                     "--teacher-store", str(store), "--register-teacher", "--eval-episodes", "2"])
+    assert code == 0, capsys.readouterr().err[-2000:]
+    summary = json.loads((tmp_path / "ppo" / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["updates"] == 16
+    identity = envs.robot_id(cheetah)
+    meta = json.loads((store / identity / "seed_0" / "teacher.json").read_text())
+    assert (meta["robot"], meta["observation_size"], meta["action_size"]) == (identity, 17, 6)
+
+    _untrained_teacher(store / "CentipedeFour" / "seed_0", "CentipedeFour", 97, 10)
+    code = cli.main(["--target", cheetah, "--source", "CentipedeFour", "--timesteps", str(4 * 64),
+                     "--run-dir", str(tmp_path / "mikt"), "--teacher-store", str(store)] + TINY)
+    assert code == 0, capsys.readouterr().err[-2000:]
+    summary = json.loads((tmp_path / "mikt" / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["source"] == ["CentipedeFour"]
+    assert "mi_loss" in (tmp_path / "mikt" / "metrics.csv").read_text().splitlines()[0]
+
+
+def test_render_takes_an_mjcf_file(tmp_path, capsys):
+    from mjx_mikt import render
+
+    available, why = render.rendering_available()
+    if not available:
+        pytest.skip(f"no offscreen OpenGL here: {why}")
+    out = tmp_path / "cheetah.gif"
+    assert render.main(["--random", str(gymnasium_asset("half_cheetah.xml")), "--steps", "3", "--width", "64",
+                        "--height", "48", "-o", str(out)]) == 0, capsys.readouterr().err
+    assert out.stat().st_size > 100

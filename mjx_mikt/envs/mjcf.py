@@ -112,7 +112,8 @@ def task_options(**values) -> TaskOptions:
     if options.control_dt <= 0 or options.substeps < 0 or options.reset_noise < 0:
         raise MjcfError("task options: control_dt must be > 0, substeps >= 0, reset_noise >= 0")
     if None not in (options.min_height, options.max_height) and options.min_height >= options.max_height:
-        raise MjcfError(f"task options: min_height {options.min_height} is not below max_height {options.max_height}")
+        raise MjcfError(f"task options: min_height {options.min_height} is not below max_height "
+                        f"{options.max_height}")
     return options
 
 
@@ -185,7 +186,8 @@ def find_root(model: mujoco.MjModel, label: str = "the model") -> Root:
                 and carries(int(model.jnt_bodyid[j]))], (1, 0, 0))
     if not x:
         raise MjcfError(f"{label} has no free joint and no top-level slide joint along +x above its actuated "
-                        "joints: no root body to move forward (add <freejoint/> to the walking body, or slide joints for a planar robot)")
+                        "joints: no root body to move forward (add <freejoint/> to the walking body, or slide "
+                        "joints for a planar robot)")
     chain = [int(model.jnt_bodyid[x[0]])]
     while model.body_geomnum[chain[-1]] == 0:
         children = np.flatnonzero(model.body_parentid == chain[-1])
