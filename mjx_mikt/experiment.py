@@ -7,8 +7,10 @@ benchmarks call them directly.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -240,23 +242,65 @@ class TeacherRunStopped(Exception):
     """The teacher run a transfer run needed did not finish (its exit code is the argument)."""
 
 
+# The teachers committed with the repository (5 seeds x 2M steps, paper preset): a transfer can read them
+# instead of training its own (--teacher-store results/paper-2M/teachers).
+COMMITTED_TEACHERS = Path(__file__).resolve().parents[1] / "results" / "paper-2M" / "teachers"
+
+
+def committed_teachers_hint(config: Config, robot: str) -> str:
+    """How to skip training `robot`'s teachers: the committed store if it holds them, else the flags."""
+    store = COMMITTED_TEACHERS
+    k = config.run.teacher_seeds
+    if store.resolve() != Path(config.run.teacher_store).resolve() and all(
+            teachers_lib.is_teacher(teachers_lib.seed_folder(store / envs.robot_id(robot), s)) for s in range(k)):
+        shown = os.path.relpath(store) if store.is_relative_to(Path.cwd()) else str(store)
+        return f"to use the committed ones instead: --teacher-store {shown}"
+    return "to use your own instead: --teacher PATH or --teacher-store FOLDER"
+
+
+def teacher_run_dir(teacher_config: Config) -> Path:
+    """The one folder of the teacher training a transfer starts: named by its config, so that running the
+    same transfer again resumes an interrupted teacher training instead of starting another."""
+    key = dataclasses.replace(teacher_config, run=dataclasses.replace(teacher_config.run, run_dir=""))
+    digest = hashlib.sha256(key.to_json().encode()).hexdigest()[:8]
+    return Path("runs") / f"{envs.robot_id(teacher_config.run.target)}-ppo-teacher-{digest}"
+
+
 def train_missing_teachers(config: Config, hooks: RunHooks = RunHooks()) -> None:
-    """Train (in one K-seed program) and register the teachers a transfer run needs and the store lacks."""
+    """Train (in one K-seed program) and register the teachers a transfer run needs and the store lacks.
+
+    The training runs in `teacher_run_dir`; one that was interrupted is resumed there.
+    """
     for robot in teachers_lib.missing(config):
         k = config.run.teacher_seeds
-        print(f"no {k} teacher(s) for {robot} in {config.run.teacher_store}: training seeds 0..{k - 1} "
-              f"({config.run.teacher_timesteps:,} steps)", file=sys.stderr, flush=True)
         teacher_run = dataclasses.replace(
             config.run, target=robot, source=(), method="ppo", total_timesteps=config.run.teacher_timesteps,
             seed=0, num_seeds=k, run_dir="", register_teacher=True,
         )
         teacher_config = dataclasses.replace(config, run=teacher_run)
         validate(teacher_config)
-        run_dir = default_run_dir(teacher_config)
+        run_dir = teacher_run_dir(teacher_config)
         teacher_config = dataclasses.replace(
             teacher_config, run=dataclasses.replace(teacher_run, run_dir=str(run_dir)))
-        teacher_summary = train_and_report(teacher_config, run_dir, label=f"teacher {robot}", hooks=hooks)
+        resume = (run_dir / "config.json").is_file() and checkpoint.latest_step(run_dir / "checkpoints") is not None
+        doing = (f"resuming their interrupted training in {run_dir}" if resume else
+                 f"training them first in {run_dir} (seeds 0..{k - 1}, {config.run.teacher_timesteps:,} env steps "
+                 f"each; the progress line shows the ETA)")
+        print(f"no {k} teacher(s) for {robot} in {config.run.teacher_store}: {doing}; "
+              f"{committed_teachers_hint(config, robot)}", file=sys.stderr, flush=True)
+        if resume and finished_summary(run_dir, teacher_config) is None:
+            teacher_summary = train_and_report(teacher_config, run_dir, resume=True, label=f"teacher {robot}",
+                                               hooks=hooks)
+        elif resume:  # finished earlier, yet the store lacks its teachers: registered below, or said why not
+            teacher_summary = {"status": "finished"}
+        else:
+            if run_dir.exists():
+                shutil.rmtree(run_dir)  # started but never checkpointed: nothing to keep
+            run_dir.mkdir(parents=True)
+            teacher_summary = train_and_report(teacher_config, run_dir, label=f"teacher {robot}", hooks=hooks)
         if teacher_summary["status"] != "finished":
+            print(f"the {robot} teacher training stopped; run the same command again to resume it",
+                  file=sys.stderr, flush=True)
             raise TeacherRunStopped(exit_code(teacher_summary))
         if teachers_lib.missing(dataclasses.replace(config, run=dataclasses.replace(config.run, source=(robot,)))):
             raise ConfigError(f"training the {robot} teacher(s) did not register {k} finite teacher(s)")
@@ -268,8 +312,20 @@ def start(config: Config, hooks: RunHooks = RunHooks()) -> int:
     try:
         train_missing_teachers(config, hooks)
     except TeacherRunStopped as stopped:
+        remove_if_empty(run_dir)
         return stopped.args[0]
+    except BaseException:
+        remove_if_empty(run_dir)
+        raise
     return exit_code(train_and_report(config, run_dir, hooks=hooks))
+
+
+def remove_if_empty(run_dir: Path) -> None:
+    """A student's run folder that nothing was written to (its teachers' training stopped) is not left behind."""
+    try:
+        run_dir.rmdir()  # only an empty folder
+    except OSError:
+        pass
 
 
 def resume(run_dir: Path, hooks: RunHooks = RunHooks()) -> int:
@@ -321,8 +377,15 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
         restore_signal_handlers()
     if summary["status"] == "finished" and config.run.video and hooks.after_finish is not None:
         hooks.after_finish(config, run_dir)
-    if config.run.method == "ppo" and summary["status"] == "finished" and config.run.register_teacher:
-        store = teachers_lib.store_path(config, config.run.target)
-        seeds = teachers_lib.register(result, trainer, config, store)
-        print(f"teacher(s) for {config.run.target} registered in {store}: seeds {seeds}", flush=True)
+    if config.run.method == "ppo" and summary["status"] == "finished":
+        own = run_dir / "teacher"
+        if config.run.register_teacher:
+            store = teachers_lib.store_path(config, config.run.target)
+            seeds = teachers_lib.register(result, trainer, config, store)
+            print(f"teacher(s) for {config.run.target} registered in {store}: seeds {seeds}", flush=True)
+        else:
+            seeds = teachers_lib.register(result, trainer, config, None)
+            print(f"teacher(s) for {config.run.target} saved in {own} (seeds {seeds}), not registered in "
+                  f"{config.run.teacher_store} (--register-teacher does that); a transfer can read them with "
+                  f"--source {config.run.target} --teacher {own}", flush=True)
     return summary

@@ -19,14 +19,20 @@ from mjx_mikt.config import (COEFFICIENT_SETS, PRESETS, Config, ConfigError, MIK
 
 DESCRIPTION = """Train MIKT (mutual-information knowledge transfer) or a baseline.
 
-With --method ppo it trains a teacher for --target and registers it in the
-teacher store; every other method transfers from the teacher(s) of --source,
-training a missing teacher first (unless --no-train-teacher).
+With --method ppo it trains PPO from scratch on --target and saves every seed's
+final policy as a teacher in RUN_DIR/teacher/seed_<s>/; only with
+--register-teacher is it also registered in --teacher-store, where transfers
+look for teachers (the end of the run says where they went). Every other
+method transfers from the teachers of --source in --teacher-store (or
+--teacher); a missing one is trained first (--teacher-timesteps env steps, said
+in one line; run the command again to resume it; --no-train-teacher: exit 2).
+results/paper-2M/teachers holds committed teachers of CentipedeFour,
+CentipedeSix and Hopper (5 seeds x 2M steps): --teacher-store results/paper-2M/teachers.
 """
 
 EPILOG = """examples:
   python -m mjx_mikt.run --target CentipedeEight                      # the paper's Four -> Eight transfer
-  python -m mjx_mikt.run --method ppo --target CentipedeFour          # train and register a teacher
+  python -m mjx_mikt.run --method ppo --target CentipedeFour --register-teacher   # train and register a teacher
   python -m mjx_mikt.run --target CentipedeSix --source CentipedeFour --seeds 5 --timesteps 1000000
   python -m mjx_mikt.run --target CentipedeEight --source CentipedeFour,CentipedeSix   # two teachers
   python -m mjx_mikt.run --target path/to/robot.xml --source CentipedeFour   # your own MJCF robot

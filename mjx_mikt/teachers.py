@@ -23,7 +23,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import jax
 import numpy as np
@@ -180,10 +180,11 @@ def stacked_state(agent, config: Config, specs: Sequence[Sequence[agents_lib.Tea
     return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *states)
 
 
-def register(result, trainer, config: Config, store: Path) -> List[int]:
+def register(result, trainer, config: Config, store: Optional[Path]) -> List[int]:
     """Register every seed of a finished `ppo` run as <store>/seed_<s> (no best-seed selection).
 
-    Every seed is exported to the run's own teacher/seed_<s>/. A seed whose
+    Every seed is exported to the run's own teacher/seed_<s>/ (only that with store None: returns the
+    exported seeds). A seed whose
     parameters or evaluation are not finite is not registered, and neither is
     one whose store slot already holds a different teacher (the store never
     changes under a user's feet: remove the slot to replace it); a line says
@@ -208,6 +209,9 @@ def register(result, trainer, config: Config, store: Path) -> List[int]:
         mean, var = np.asarray(state.obs_stats.mean)[i], np.asarray(state.obs_stats.var)[i]
         own = seed_folder(Path(result.run_dir) / "teacher", seed)
         checkpoint.save_teacher(own, env.name, env.observation_size, env.action_size, params, mean, var, info)
+        if store is None:
+            registered.append(seed)
+            continue
         slot = seed_folder(store, seed)
         with checkpoint.locked(store):  # concurrent runs registering the same robot take turns
             if is_teacher(slot) and file_hash(slot) != file_hash(own):

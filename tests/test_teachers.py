@@ -60,7 +60,10 @@ def test_a_ppo_run_registers_only_when_asked_and_never_replaces(tmp_path):
     out = subprocess.run(base + ["--run-dir", str(tmp_path / "a")], cwd=REPO, capture_output=True, text=True,
                          timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert not (store / "Hopper").exists()  # not asked: nothing registered
+    assert not (store / "Hopper").exists()  # not asked: nothing registered, and the run says so and where they are
+    assert teachers.is_teacher(tmp_path / "a" / "teacher" / "seed_0")
+    said = [line for line in out.stdout.splitlines() if "not registered" in line]
+    assert len(said) == 1 and "--register-teacher" in said[0] and str(tmp_path / "a" / "teacher") in said[0]
     out = subprocess.run(base + ["--run-dir", str(tmp_path / "b"), "--register-teacher"], cwd=REPO,
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0 and teachers.is_teacher(store / "Hopper" / "seed_0")
@@ -73,6 +76,39 @@ def test_a_ppo_run_registers_only_when_asked_and_never_replaces(tmp_path):
     listed = subprocess.run([sys.executable, "-m", "mjx_mikt.teachers", "--store", str(store)], cwd=REPO,
                             capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0 and "Hopper" in listed.stdout and before in listed.stdout
+
+
+def test_a_missing_teacher_is_announced_and_its_interrupted_training_resumed(tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+
+    from mjx_mikt.loop import RunHooks
+
+    monkeypatch.chdir(tmp_path)  # default run folders go to ./runs
+    argv = ["--target", "Hopper", "--source", "CentipedeFour", "--timesteps", str(2 * 64), "--teacher-timesteps",
+            str(4 * 64), "--teacher-store", str(tmp_path / "store")] + TINY
+    stops = []
+
+    def stop_once(*args):  # Ctrl-C during the teacher's training, after its first evaluation
+        if not stops:
+            stops.append(1)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    config = cli.config_from_args(cli.build_parser().parse_args(argv))
+    assert experiment.start(config, hooks=RunHooks(after_evaluation=stop_once)) == 130
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if line.startswith("no 1 teacher(s) for CentipedeFour")]
+    assert len(said) == 1 and "training them first" in said[0] and "256 env steps" in said[0]
+    assert "--teacher-store" in said[0] and "results/paper-2M/teachers" in said[0]  # the committed ones
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and "-ppo-teacher-" in runs[0]  # no empty student folder left behind
+    assert experiment.start(config) == 0
+    err = capsys.readouterr().err
+    assert "resuming their interrupted training in runs/" + runs[0] in err
+    assert teachers.is_teacher(tmp_path / "store" / "CentipedeFour" / "seed_0")
+    updates = [line.split(",")[0] for line in (tmp_path / "runs" / runs[0] / "metrics.csv").read_text().splitlines()[1:]]
+    assert updates == ["1", "2", "3", "4"]  # resumed at update 2, not started again
+    assert len(list((tmp_path / "runs").iterdir())) == 2  # the teacher's and the student's
 
 
 def test_no_import_cycle_in_the_package():
