@@ -213,3 +213,40 @@ def test_print_commands_leaves_out_finished_cells_and_resumes_partial_ones(capsy
     targets = [shlex.split(line)[shlex.split(line).index("--target") + 1] for line in lines]
     assert targets == ["Ant"] * 3  # PPO from scratch, MIKT and MLPP on Ant: the only cells not run yet
     assert all("--resume" not in line for line in lines)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_report_of_each_figure_leaves_the_committed_files_byte_identical(tmp_path, monkeypatch, capsys):
+    """`report figN` as the README shows it, on a copy of the committed protocol folder: no file changes,
+    and the pairs with none of the figure's cells are left out with one line each."""
+    shutil.copytree(REPO / "results" / "paper-2M", tmp_path / "results" / "paper-2M")
+    monkeypatch.chdir(tmp_path)  # the reports name their cells relative to the repository root
+    committed = {p: p.read_bytes() for p in (tmp_path / "results").rglob("*") if p.is_file()}
+    for name in grid.EXPERIMENTS:
+        assert experiments.main(["report", name]) == 0
+    assert {p: p.read_bytes() for p in (tmp_path / "results").rglob("*") if p.is_file()} == committed
+    err = capsys.readouterr().err.splitlines()
+    assert "fig3: Four -> Ant left out: no mikt or ppo or mlpp cell yet" in err
+    assert "fig7: Six -> Eight left out: no mikt-no-kl cell yet" in err
+
+
+def test_a_png_with_the_same_pixels_is_not_rewritten(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image, PngImagePlugin
+
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [1, 0])
+    path = report.save_png(fig, tmp_path / "a.png")
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", "another matplotlib")  # other metadata, same pixels
+    Image.open(path).save(path, pnginfo=info)
+    other = path.read_bytes()
+    report.save_png(fig, path)
+    assert path.read_bytes() == other
+    ax.plot([0, 1], [0, 1])  # other pixels: rewritten
+    report.save_png(fig, path)
+    assert path.read_bytes() != other
+    plt.close(fig)

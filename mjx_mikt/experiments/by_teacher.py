@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from mjx_mikt.experiments.report import CURVE, draw_mixing, mean_std_text, read_metric, teachers_text
+from mjx_mikt.experiments.report import CURVE, draw_mixing, mean_std_text, read_metric, save_png, teachers_text
 
 TEACHER_COLOURS = ("tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
 
@@ -95,8 +95,7 @@ def figure(report: Dict, path: Path) -> Optional[Path]:
     draw_mixing(mixing, report, TEACHER_COLOURS)
     mixing.set_title("(b) weight on the student's own representation", fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    save_png(fig, path)
     plt.close(fig)
     return path
 

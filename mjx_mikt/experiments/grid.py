@@ -48,17 +48,21 @@ class Experiment:
     methods: Tuple[str, ...]
     mixing_curves: bool = False  # also plot p_s (Fig. 5b/6)
     by_teacher: bool = False  # pairs share one student: also one panel/table with a row per teacher (Fig. 5a)
+    # the report shows a pair once it has a cell of one of these methods (default: of any of its methods), so
+    # an ablation's report does not fill up with pairs that have only the MIKT and PPO cells of Fig. 3
+    shown_with: Tuple[str, ...] = ()
 
 
 EXPERIMENTS: Dict[str, Experiment] = {e.name: e for e in (
     Experiment("fig3", "Fig. 3: MIKT vs PPO from scratch (VPG) and MLPP on six transfer pairs",
                FIG3_PAIRS, ("mikt", "ppo", "mlpp"), mixing_curves=True),
     Experiment("fig4", "Fig. 4: ablation of the encoder's gradients (without L_MI, without RL gradients)",
-               FIG3_PAIRS, ("mikt", "mikt-no-mi", "mikt-no-rl-grad")),
+               FIG3_PAIRS, ("mikt", "mikt-no-mi", "mikt-no-rl-grad", "ppo"),
+               shown_with=("mikt-no-mi", "mikt-no-rl-grad")),
     Experiment("fig5", "Fig. 5: CentipedeEight with CentipedeFour, CentipedeSix and Hopper teachers; p_s curves",
                ("Four:Eight", "Six:Eight", "Hopper:Eight"), ("mikt", "ppo"), mixing_curves=True, by_teacher=True),
     Experiment("fig7", "Fig. 7: MIKT with and without the KL regulariser",
-               FIG3_PAIRS, ("mikt", "mikt-no-kl")),
+               FIG3_PAIRS, ("mikt", "mikt-no-kl", "ppo"), shown_with=("mikt-no-kl",)),
 )}
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import textwrap
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -141,8 +142,13 @@ def steps_to_reach(steps: np.ndarray, values: np.ndarray, level: Optional[float]
 
 
 def build(experiment: Experiment, protocol: Protocol, pairs=None, methods=None) -> Dict:
-    """The report's numbers, from the cells' CSVs only."""
+    """The report's numbers, from the cells' CSVs only.
+
+    A pair with no cell of the methods asked for (default: the experiment's `shown_with`, else any of its
+    methods) is left out, with one line on stderr.
+    """
     pairs = pairs or parse_pairs(",".join(experiment.pairs))
+    shown_with = list(methods or experiment.shown_with or experiment.methods)
     methods = list(methods or experiment.methods)
     report = {"experiment": experiment.name, "title": experiment.title, "protocol": {
         "out": str(protocol.out), "seeds": protocol.seeds, "timesteps": protocol.timesteps,
@@ -154,6 +160,10 @@ def build(experiment: Experiment, protocol: Protocol, pairs=None, methods=None) 
             entry = cell_entry(cell, protocol)
             if entry is not None:
                 pair["methods"][method] = entry
+        if not any(method in pair["methods"] for method in shown_with):
+            print(f"{experiment.name}: {LONG.get(source, source)} -> {LONG.get(target, target)} left out: no "
+                  f"{' or '.join(shown_with)} cell yet", file=sys.stderr)
+            continue
         # final, auc and ratios compare finished cells only; a partial cell is compared at the last
         # env step every cell of the pair has reached
         ppo = pair["methods"].get("ppo", {})
@@ -232,6 +242,35 @@ def markdown(report: Dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def save_png(fig, path: Path, dpi: int = 90) -> Path:
+    """Save `fig` as a PNG at `path` unless the file there already shows the same pixels: a report
+    regenerated from unchanged data leaves its committed PNGs untouched (even where another matplotlib
+    version would write other metadata bytes)."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=dpi, format="png")
+    data = buffer.getvalue()
+    path = Path(path)
+    if path.is_file():
+        old = path.read_bytes()
+        if old == data:
+            return path
+        try:
+            from PIL import Image
+
+            a, b = Image.open(io.BytesIO(old)), Image.open(io.BytesIO(data))
+            if a.size == b.size and a.mode == b.mode and a.tobytes() == b.tobytes():
+                return path
+        except Exception:  # an unreadable old file is replaced
+            pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
+
+
 def figure(report: Dict, path: Path, metric: str = CURVE, csv_name: str = "metrics.csv",
            ylabel: str = "average return (last 100 training episodes)") -> Optional[Path]:
     """One panel per pair, x = env steps, mean ± std over seeds shaded, methods in fixed colours."""
@@ -267,8 +306,7 @@ def figure(report: Dict, path: Path, metric: str = CURVE, csv_name: str = "metri
         ax.axis("off")
     fig.suptitle(textwrap.fill(report["title"], 60 * cols), fontsize=10)  # one 5-inch panel: ~60 chars
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    save_png(fig, path)
     plt.close(fig)
     return path
 
@@ -310,7 +348,7 @@ def mixing_figure(report: Dict, path: Path) -> Optional[Path]:
         plt.close(fig)
         return None
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    save_png(fig, path)
     plt.close(fig)
     return path
 
