@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -24,7 +25,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from mjx_mikt import agents as agents_lib
 from mjx_mikt import checkpoint, envs, teachers as teachers_lib
 from mjx_mikt.config import Config, ConfigError, paper_comparison_warning, validate
-from mjx_mikt.loop import RunHooks, RunResult, restore_signal_handlers, run_training
+from mjx_mikt.loop import RunHooks, RunResult, interpreter, restore_signal_handlers, run_training
 from mjx_mikt.train import Trainer, make_train, recent_means_per_seed
 
 
@@ -143,23 +144,31 @@ def summarize(result: RunResult, config: Config, out=None, teacher_records=None)
     if teacher_records:
         summary["teachers"] = teacher_records
     checkpoint.write_atomic(result.run_dir / "summary.json", json.dumps(summary, indent=2))
+    print("\n".join(summary_table(summary, config)), file=out, flush=True)
+    return summary
+
+
+def summary_table(summary: dict, config: Config) -> List[str]:
+    """The lines printed at the end of a run (and on --resume of a finished one), from its summary."""
     pair = f"{'+'.join(summary['source'])} -> {config.run.target}" if summary["source"] else config.run.target
     lines = [
         "",
         f"{config.run.method} | {pair}",
         f"{'seed':>6} | final eval return",
     ]
-    for i, value in enumerate(per_seed):
+    for i, value in enumerate(summary["eval_return_per_seed"]):
+        value = float("nan") if value is None else value
         lines.append(f"{config.run.seed + i:>6} | {value:12.1f}")
     mean = summary["eval_return_mean"]
+    run_dir = Path(summary["run_dir"])
     lines += [
         f"{'mean':>6} | {mean:12.1f}" if mean is not None else f"{'mean':>6} |            -",
-        f"env steps per seed: {result.env_steps:,} ({result.updates} updates) in {summary['wall_time_s'] / 60:.1f} min",
-        f"run folder: {result.run_dir}",
-        f"view: tensorboard --logdir {result.run_dir / 'tb'}",
+        f"env steps per seed: {summary['env_steps_per_seed']:,} ({summary['updates']} updates) in "
+        f"{summary['wall_time_s'] / 60:.1f} min",
+        f"run folder: {run_dir}",
+        f"view: {interpreter()} -m tensorboard.main --logdir {shlex.quote(str(run_dir / 'tb'))}",
     ]
-    print("\n".join(lines), file=out, flush=True)
-    return summary
+    return lines
 
 
 def describe(config: Config, resume: bool = False) -> str:
@@ -228,6 +237,9 @@ def prepare_new(config: Config):
     warning = paper_comparison_warning(config)
     if warning:
         print(warning, file=sys.stderr)
+    if config.run.method != "ppo" and config.run.target in config.run.source:
+        print(f"warning: --source {config.run.target} is also the --target: the student learns from teachers of "
+              "its own robot, which transfers nothing between robots", file=sys.stderr)
     if config.num_updates * config.ppo.batch_size != config.run.total_timesteps:
         print(f"note: --timesteps {config.run.total_timesteps:,} is rounded down to {config.num_updates} updates "
               f"x {config.ppo.batch_size} samples = {config.num_updates * config.ppo.batch_size:,} env steps per seed",
@@ -335,8 +347,8 @@ def resume(run_dir: Path, hooks: RunHooks = RunHooks()) -> int:
         raise ConfigError(f"--resume folder {run_dir} has no checkpoint to resume from")
     finished = finished_summary(run_dir, config)
     if finished is not None:
-        print(f"{run_dir} already finished {finished['updates']} updates; "
-              f"final eval return per seed {finished['eval_return_per_seed']}", flush=True)
+        print(f"{run_dir} already finished {finished['updates']} updates; nothing to do", flush=True)
+        print("\n".join(summary_table(finished, config)), flush=True)
         return 0
     return exit_code(train_and_report(config, run_dir, resume=True, hooks=hooks))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import functools
 import os
+import shlex
 import signal
 import sys
 import time
@@ -100,6 +101,11 @@ def find_divergence(metrics: Dict[str, np.ndarray], first_update: int) -> str:
     i, seed, name = worst
     what = "parameters are non-finite" if name == "params_finite" else f"{name} is non-finite"
     return f"diverged at update {first_update + i + 1} (seed index {seed}): {what}"
+
+
+def interpreter() -> str:
+    """The Python running this program, for the commands a run prints (a bare `python` may not be the venv's)."""
+    return shlex.quote(sys.executable or "python")
 
 
 def seed_keys(config: Config) -> jax.Array:
@@ -351,8 +357,8 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
             if done != saved:
                 save(done, state)
             update = done
-            print(f"\ninterrupted at update {update}; resume with: python -m mjx_mikt.run --resume {run_dir}",
-                  file=sys.stderr)
+            print(f"\ninterrupted at update {update}; resume with: {interpreter()} -m mjx_mikt.run --resume "
+                  f"{shlex.quote(str(run_dir))}", file=sys.stderr)
         finally:
             logger.close()
     if not interrupted and not diverged and update == end and update != trainer.num_updates:

@@ -308,9 +308,11 @@ def final_video(config: Config, run_dir: Path) -> Optional[Path]:
             print(f"warning: no video of the policy: cannot render ({why})", file=sys.stderr, flush=True)
             return None
         robot, policy, update = run_policy(run_dir, 0)
-        path = _record(config, run_dir, robot, policy, min(config.run.eval_max_steps, 1000), "seed0",
+        # one episode, not the evaluation's mean over episodes: the name says which (and its own return)
+        path = _record(config, run_dir, robot, policy, min(config.run.eval_max_steps, 1000), "seed0-episode0",
                        "video/final", update * config.ppo.batch_size)
-        print(f"video: {path}", flush=True)
+        print(f"video: {path} (seed 0's final policy in one episode, from initial state 0; the final eval return "
+              f"above is a mean over {config.run.eval_episodes} episode(s) per seed)", flush=True)
         return path
     except Exception as err:  # a video is a convenience: never fail a finished run for it
         _warn_no_video(err)
@@ -330,9 +332,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--random", metavar="ROBOT", help="render random actions on ROBOT instead of a run")
     parser.add_argument("--seed", type=int, default=0, help="run seed index; also seeds the initial state")
     parser.add_argument("--steps", type=int, default=1000, help="at most this many control steps")
-    parser.add_argument("--width", type=int, default=320)
-    parser.add_argument("--height", type=int, default=240)
-    parser.add_argument("--fps", type=int, default=20)
+    parser.add_argument("--width", type=int, default=320, help="frame width in pixels")
+    parser.add_argument("--height", type=int, default=240, help="frame height in pixels")
+    parser.add_argument("--fps", type=int, default=20,
+                        help="frames per second of the output file (playback speed; the policy's steps are unchanged)")
     parser.add_argument("--every", type=int, default=1,
                         help="keep every N-th frame (a shorter, smaller file; the policy still acts every step)")
     parser.add_argument("--distance", type=float, default=4.0, help="camera distance to the robot")

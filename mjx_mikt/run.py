@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--resume", metavar="RUN_DIR", default=None,
-                        help="continue the run in RUN_DIR from its last checkpoint (other flags are ignored)")
+                        help="continue the run in RUN_DIR from its last checkpoint, as it was started (a flag "
+                             "that differs from the run's, e.g. another --timesteps, is an error)")
     _add_fields(parser.add_argument_group("run"), RunConfig)
     _add_fields(parser.add_argument_group("ppo (override the preset)"), PPOConfig)
     mikt_group = parser.add_argument_group("mikt")
@@ -126,6 +127,33 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return Config(run=run, ppo=ppo, mikt=mikt)
 
 
+def check_resume_flags(args: argparse.Namespace, config: Config) -> None:
+    """--resume continues a run as it was started: a flag given with it that differs from the run's value
+    (e.g. --timesteps) is an error in one line, not silently ignored."""
+    from mjx_mikt import envs
+
+    differ = []
+    for name, value in vars(args).items():
+        if value is None or name == "resume":
+            continue
+        if name == "coefficients":
+            recorded = next((k for k, c in COEFFICIENT_SETS.items()
+                             if all(getattr(config.mikt, f) == v for f, v in c.items())), "other values")
+            if recorded != value:
+                differ.append(f"--coefficients {value} (the run's: {recorded})")
+            continue
+        part = next(p for p in (config.run, config.ppo, config.mikt) if name in {f.name for f in dataclasses.fields(p)})
+        recorded = getattr(part, name)
+        if name == "backend":
+            value = envs.resolve_backend(value)
+        if value != recorded:
+            shown = [",".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in (value, recorded)]
+            differ.append(f"{_flag(name)} {shown[0]} (the run's: {shown[1]})")
+    if differ:
+        raise ConfigError(f"--resume continues the run as it was started, but {'; '.join(differ)}: changing or "
+                          "extending a run is not supported; drop the flag, or start a new run")
+
+
 EXIT_IO = 74  # sysexits' EX_IOERR: the run's files could not be written or read
 
 
@@ -138,6 +166,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         if args.resume:
+            check_resume_flags(args, experiment.load_run_config(Path(args.resume)))
             return experiment.resume(Path(args.resume), hooks=VIDEO_HOOKS)
         return experiment.start(config_from_args(args), hooks=VIDEO_HOOKS)
     except (ConfigError, CheckpointError) as err:

@@ -62,8 +62,8 @@ def test_tiny_teacher_run_leaves_config_events_checkpoint_and_teacher(teacher_ru
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["updates"] == 4 and len(summary["eval_return_per_seed"]) == 1
     assert "steps/s" in out.stderr and "ETA" in out.stderr  # the progress line
-    assert "tensorboard --logdir" in out.stdout
-    videos = list((run_dir / "videos").glob("seed0-return*.mp4"))  # the final policy, rendered
+    assert f"view: {sys.executable} -m tensorboard.main --logdir" in out.stdout  # the interpreter that ran
+    videos = list((run_dir / "videos").glob("seed0-episode0-return*.mp4"))  # the final policy, one episode
     assert len(videos) == 1 and videos[0].stat().st_size > 1000, out.stderr[-2000:]
 
 
@@ -209,6 +209,7 @@ def test_resume_of_a_finished_run_changes_no_file(teacher_run):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "already finished" in out.stdout
+    assert "final eval return" in out.stdout and "run folder:" in out.stdout  # the summary table, not raw floats
     assert hashes() == before
 
 
@@ -292,3 +293,41 @@ def test_counts_take_scientific_notation_and_help_has_no_empty_default():
     config = cli.config_from_args(parser.parse_args(["--timesteps", "2e6", "--num-envs", "64"]))
     assert config.run.total_timesteps == 2_000_000 and config.ppo.num_envs == 64
     assert "(default: )" not in parser.format_help()
+
+
+def test_resume_with_another_timesteps_is_one_line_and_exit_2(teacher_run, capsys):
+    _, run_dir, _ = teacher_run
+    assert cli.main(["--resume", str(run_dir), "--timesteps", "1e3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--timesteps 1000 (the run's: 256)" in err[0] and "not supported" in err[0]
+    assert cli.main(["--resume", str(run_dir), "--timesteps", "256"]) == 0  # the run's own value: fine
+    out = capsys.readouterr().out
+    assert "already finished" in out and "final eval return" in out
+
+
+def test_source_equal_to_target_is_one_warning_line(tmp_path, capsys):
+    from mjx_mikt import experiment
+
+    argv = ["--target", "CentipedeFour", "--source", "CentipedeFour", "--run-dir", str(tmp_path / "r"),
+            "--teacher-store", str(tmp_path / "store")]
+    experiment.prepare_new(cli.config_from_args(cli.build_parser().parse_args(argv)))
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "is also the --target" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: --source CentipedeFour")
+
+
+def test_render_help_explains_size_and_frame_rate():
+    from mjx_mikt import render
+
+    text = " ".join(render._parser().format_help().split())
+    for expected in ("--width WIDTH frame width in pixels", "--height HEIGHT frame height in pixels",
+                     "--fps FPS frames per second"):
+        assert expected in text, expected
+
+
+def test_interrupt_hint_names_the_running_interpreter():
+    import inspect
+
+    from mjx_mikt import loop
+
+    assert loop.interpreter() == __import__("shlex").quote(sys.executable)
+    assert "{interpreter()} -m mjx_mikt.run --resume" in inspect.getsource(loop.run_training)
