@@ -218,14 +218,17 @@ def test_interrupted_evaluation_is_done_again_on_resume(tmp_path, monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
-def test_progress_line_has_no_rate_until_a_compiled_chunk_ran(capsys):
+def test_progress_line_has_a_rate_from_the_first_chunk(capsys):
     from mjx_mikt.loop import Progress
 
     progress = Progress("ppo Hopper", total_updates=10, batch=100, interval=0.0)
-    progress.add(updates=2, seconds=30.0, compiled=True)  # the compile chunk: not a rate
+    progress.show(0, float("nan"), force=True)  # before any chunk: no rate, no nan
+    first = capsys.readouterr().err
+    assert "- steps/s" in first and "ETA ?" in first and "nan" not in first
+    progress.add(updates=2, seconds=20.0, compiled=True)  # the compile chunk: a rate marked as such
     progress.show(2, float("nan"), force=True)
     first = capsys.readouterr().err
-    assert "- steps/s (compiled; measuring)" in first and "ETA ?" in first and "nan" not in first
+    assert "10 steps/s (incl. compile)" in first and "ETA 1m20s" in first and "nan" not in first
     progress.add(updates=4, seconds=2.0, compiled=False)  # 400 steps in 2 s
     progress.show(6, 12.5, force=True)
     line = capsys.readouterr().err
