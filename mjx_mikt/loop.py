@@ -293,6 +293,9 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
     batch = config.ppo.batch_size
     logger = RunLogger(run_dir, run.num_seeds, resume_update=update if resume else None,
                        resume_step=update * batch if resume else None)
+    if not resume:  # the hyper-parameters (and provenance) under TensorBoard's Text tab
+        config_file = run_dir / "config.json"
+        logger.text("config", config_file.read_text() if config_file.is_file() else config.to_json())
     chunk = updates_per_chunk(config)
     compiled: Dict[tuple, Callable] = {}
 
