@@ -39,7 +39,8 @@ from mjx_mikt.config import ConfigError
 from mjx_mikt.experiments import grid
 
 SIGNAL_BEFORE_S = 300  # SIGTERM this long before the time limit: the cell stops at a chunk boundary and saves
-EXIT_MEANING = {0: "done", 2: "bad input", 3: "diverged", 130: "stopped by SIGINT", 143: "stopped by SIGTERM"}
+EXIT_MEANING = {0: "done", 2: "bad input", 3: "diverged", 74: "I/O error", 130: "stopped by SIGINT",
+                143: "stopped by SIGTERM"}
 
 
 @dataclasses.dataclass(frozen=True)
