@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mjx_mikt.config import METHODS, PRESETS, ConfigError
-from mjx_mikt.experiments import by_teacher, comparisons, grid, report, scale
+from mjx_mikt.experiments import by_teacher, comparisons, grid, multi, report, scale
 
 
 def _budget_name(timesteps: int) -> str:
@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="experiment: " + ", ".join(list(grid.EXPERIMENTS) + list(comparisons.COMPARISONS) + list(scale.STUDIES)))
     parser.add_argument("--pairs", default=None,
                         help="SOURCE:TARGET pairs, comma separated, short names "
-                             f"({', '.join(grid.SHORT)}); default: the figure's")
+                             f"({', '.join(grid.SHORT)}); SOURCE may join robots with '+' (Four+Six:Eight: "
+                             "one student, all their teachers at once); default: the figure's")
     parser.add_argument("--methods", default=None, help=f"methods, comma separated ({', '.join(METHODS)}); "
                                                         "default: the figure's")
     parser.add_argument("--seeds", type=int, default=5, help="seeds per cell, vmapped in one program; also "
@@ -212,6 +213,8 @@ def main(argv: Optional[Sequence[str]] = None, runner=run_subprocess) -> int:
         if code is not None:
             return code
         sections = [by_teacher.section] if experiment.by_teacher else []
+        if experiment.several_teachers:
+            sections.append(multi.section)
         written = report.write(experiment, protocol, pairs, methods, sections)
         print(f"report: {written['md']}", flush=True)
         return 0

@@ -38,6 +38,7 @@ SHORT = {"Four": "CentipedeFour", "Six": "CentipedeSix", "Eight": "CentipedeEigh
          "CpSix": "CpCentipedeSix", "CpEight": "CpCentipedeEight", "Ant": "Ant", "Hopper": "Hopper"}
 LONG = {v: k for k, v in SHORT.items()}
 FIG3_PAIRS = ("Four:Eight", "Six:Eight", "Four:CpSix", "Six:CpEight", "Four:Ant", "Six:Ant")
+TOGETHER = "+"  # a source of several robots, all teachers of one student: 'Four+Six' (full: 'CentipedeFour+CentipedeSix')
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Experiment:
     # the report shows a pair once it has a cell of one of these methods (default: of any of its methods), so
     # an ablation's report does not fill up with pairs that have only the MIKT and PPO cells of Fig. 3
     shown_with: Tuple[str, ...] = ()
+    several_teachers: bool = False  # a pair's source joins robots with '+': compared with each alone (multi.py)
 
 
 EXPERIMENTS: Dict[str, Experiment] = {e.name: e for e in (
@@ -63,6 +65,9 @@ EXPERIMENTS: Dict[str, Experiment] = {e.name: e for e in (
                ("Four:Eight", "Six:Eight", "Hopper:Eight"), ("mikt", "ppo"), mixing_curves=True, by_teacher=True),
     Experiment("fig7", "Fig. 7: MIKT with and without the KL regulariser",
                FIG3_PAIRS, ("mikt", "mikt-no-kl", "ppo"), shown_with=("mikt-no-kl",)),
+    Experiment("multi", "Beyond the paper: CentipedeEight with the CentipedeFour and CentipedeSix teachers at once",
+               ("Four:Eight", "Six:Eight", "Four+Six:Eight"), ("mikt", "ppo"), shown_with=("mikt",),
+               several_teachers=True),
 )}
 
 
@@ -75,13 +80,28 @@ def robot(name: str) -> str:
     raise ConfigError(f"unknown robot {name!r} in --pairs; use one of {', '.join(SHORT)}")
 
 
+def source_robots(source: str) -> Tuple[str, ...]:
+    """The robots of a (full-name) source: ('CentipedeFour', 'CentipedeSix') for 'CentipedeFour+CentipedeSix'."""
+    return tuple(source.split(TOGETHER)) if source else ()
+
+
+def short(source: str) -> str:
+    """'CentipedeFour+CentipedeSix' -> 'Four+Six' (a name without a short form is kept)."""
+    return TOGETHER.join(LONG.get(r, r) for r in source_robots(source))
+
+
 def parse_pairs(text: str) -> Tuple[Tuple[str, str], ...]:
+    """'Four:Eight,Four+Six:Eight' -> (('CentipedeFour', 'CentipedeEight'), ('CentipedeFour+CentipedeSix', ...)):
+    a source of several robots joined by '+' gives the student all their teachers at once."""
     pairs = []
     for item in text.split(","):
         if item.count(":") != 1:
-            raise ConfigError(f"--pairs item {item!r} is not SOURCE:TARGET (e.g. Four:Eight)")
+            raise ConfigError(f"--pairs item {item!r} is not SOURCE:TARGET (e.g. Four:Eight, or Four+Six:Eight)")
         source, target = item.split(":")
-        pairs.append((robot(source.strip()), robot(target.strip())))
+        robots = [robot(part.strip()) for part in source.split(TOGETHER)]
+        if len(set(robots)) != len(robots):
+            raise ConfigError(f"--pairs item {item!r} names a source robot twice")
+        pairs.append((TOGETHER.join(robots), robot(target.strip())))
     return tuple(pairs)
 
 
@@ -112,20 +132,20 @@ class Cell:
     def label(self) -> str:
         if self.method == "ppo":
             return f"{LONG.get(self.target, self.target)} ppo"
-        return f"{LONG.get(self.source, self.source)}->{LONG.get(self.target, self.target)} {self.method}"
+        return f"{short(self.source)}->{LONG.get(self.target, self.target)} {self.method}"
 
     def folder(self, protocol: Protocol) -> Path:
         cells = protocol.out / "cells"
         if self.method == "ppo":
             return cells / self.target / "ppo"
-        return cells / f"{LONG.get(self.source, self.source)}-{LONG.get(self.target, self.target)}" / self.method
+        return cells / f"{short(self.source)}-{LONG.get(self.target, self.target)}" / self.method
 
     def command(self, protocol: Protocol) -> List[str]:
         """The self-contained `python -m mjx_mikt.run` line of this cell."""
         cmd = [sys.executable if sys.executable else "python", "-m", "mjx_mikt.run",
                "--method", self.method, "--target", self.target]
         if self.method != "ppo":
-            cmd += ["--source", self.source, "--teacher-seeds", str(protocol.seeds),
+            cmd += ["--source", ",".join(source_robots(self.source)), "--teacher-seeds", str(protocol.seeds),
                     "--teacher-timesteps", str(protocol.timesteps)]
         else:  # every seed becomes a teacher (seed i for student seed i)
             cmd += ["--register-teacher" if self.teachers else "--no-register-teacher"]
@@ -140,7 +160,7 @@ def cells_of(experiment: Experiment, pairs=None, methods=None) -> List[Cell]:
     methods = tuple(methods or experiment.methods)
     out: List[Cell] = []
     if any(m != "ppo" for m in methods):
-        for source in dict.fromkeys(s for s, _ in pairs):
+        for source in dict.fromkeys(r for s, _ in pairs for r in source_robots(s)):
             out.append(Cell("", source, "ppo"))
     for source, target in pairs:
         for method in methods:
