@@ -135,6 +135,9 @@ def test_report_multi_gives_the_table_the_finding_and_the_weights(tmp_path):
     assert "CentipedeFour 0.54 → 0.30 → 0.06; CentipedeSix 0.36 → 0.20 → 0.04" in text
     assert "reads CentipedeFour's teacher most (mean weight 0.10 above CentipedeSix's)" in text
     assert "p_s passes 0.5 at 600 env steps" in text
+    assert w["leader_by_tenth"] == ["CentipedeFour"] * 9  # 9 updates in the phase: a tenth each, the last empty
+    assert "The higher weight, by tenths of the phase: CentipedeFour in tenths 1-9." in text
+    assert multi._runs(["A", "A", "about equal", "B"]) == "A in tenths 1-2, about equal in tenth 3, B in tenth 4"
     assert "| CentipedeFour + CentipedeSix teachers | value_0 | 0.10 / 0.50 / 0.90 | 0.54 / 0.30 / 0.06 | " \
            "0.36 / 0.20 / 0.04 |" in text
     for name in ("multi.png", "multi-eval.png", "multi-teachers.png", "multi-weights.png"):

@@ -201,12 +201,14 @@ def teacher_phase_end(folder: Path) -> Optional[int]:
 
 def weights(folder: Path) -> Dict:
     """Each (tower, layer)'s p_s and p_t per teacher of a cell, seed-mean: start / mean / end of the teacher
-    phase (its first and last 10% of updates), and the env step where p_s (mean over the policy layers and
-    seeds) first exceeds 0.5."""
+    phase (its first and last 10% of updates); the env step where p_s (mean over the policy layers and
+    seeds) first exceeds 0.5; with several teachers, the one with the highest p_t (policy layers) in each
+    tenth of the phase ('about equal' when the top two differ by less than EQUAL_WEIGHTS)."""
     names = weight_names(folder)
     end = teacher_phase_end(folder)
     out = {"teacher_phase_end": end, "layers": {}, "p_s_over_half_at": None}
-    policy_p_s = []
+    policy: Dict[str, list] = {}  # 'p_s' or robot: [seed-mean curve of each policy layer]
+    phase = np.arange(0)
     for (tower, layer), columns in names.items():
         summary = {}
         for who_, column in columns.items():
@@ -218,14 +220,36 @@ def weights(folder: Path) -> Dict:
             edge = max(1, int(round(EDGE_FRACTION * phase.size)))
             summary[who_] = {"start": _round(mean[phase[:edge]].mean()), "phase_mean": _round(mean[phase].mean()),
                              "end": _round(mean[phase[-edge:]].mean())}
-            if who_ == "p_s" and tower == "policy":
-                policy_p_s.append((steps, mean))
+            if tower == "policy":
+                policy.setdefault(who_, []).append(mean)
         out["layers"][f"{tower}_{layer}"] = summary
-    if policy_p_s:
-        steps, mean = policy_p_s[0][0], np.mean([m for _, m in policy_p_s], axis=0)
+    if "p_s" in policy:
+        mean = np.mean(policy["p_s"], axis=0)
         over = np.nonzero(mean > 0.5)[0]
         out["p_s_over_half_at"] = int(steps[over[0]]) if over.size else None
+    robots = [k for k in policy if k != "p_s"]
+    if len(robots) > 1 and phase.size:
+        curves = {r: np.mean(policy[r], axis=0) for r in robots}
+        leaders = []
+        for part in np.array_split(phase, 10):
+            if not part.size:
+                continue
+            ranked = sorted(robots, key=lambda r: -float(curves[r][part].mean()))
+            gap = float(curves[ranked[0]][part].mean() - curves[ranked[1]][part].mean())
+            leaders.append(ranked[0] if gap >= EQUAL_WEIGHTS else "about equal")
+        out["leader_by_tenth"] = leaders
     return out
+
+
+def _runs(leaders: List[str]) -> str:
+    """['A', 'A', 'about equal', 'B'] of 4 tenths -> 'A in tenths 1-2, about equal in 3, B in 4'."""
+    parts, start = [], 0
+    for i in range(1, len(leaders) + 1):
+        if i == len(leaders) or leaders[i] != leaders[start]:
+            span = f"{start + 1}" if i - start == 1 else f"{start + 1}-{i}"
+            parts.append(f"{leaders[start]} in {'tenth' if i - start == 1 else 'tenths'} {span}")
+            start = i
+    return ", ".join(parts)
 
 
 def weights_text(row: Dict, summary: Dict) -> str:
@@ -253,8 +277,10 @@ def weights_text(row: Dict, summary: Dict) -> str:
     over = summary["p_s_over_half_at"]
     own = (f"its own weight p_s passes 0.5 at {over:,} env steps" if over is not None else
            "its own weight p_s stays at or below 0.5")
+    leaders = summary.get("leader_by_tenth")
+    when = f" The higher weight, by tenths of the phase: {_runs(leaders)}." if leaders else ""
     return (f"Teacher weights p_t on the policy layers, mean over layers and seeds, start → mean → end of {phase}: "
-            + "; ".join(parts) + f". Over that phase {lean}; {own}.")
+            + "; ".join(parts) + f". Over that phase {lean}; {own}.{when}")
 
 
 def weights_table(report: Dict) -> List[str]:
