@@ -397,8 +397,8 @@ def weights_figure(report: Dict, path: Path) -> Optional[Path]:
     together = [r for r in rows(report) if len(r["robots"]) > 1]
     note = "" if all(r["entry"] is not None for r in together) else \
         " the several-teacher cell is not run yet: single teachers only (dashed)"
-    fig.suptitle("Each teacher's weight p_t and the student's own p_s per layer (seed mean; dotted: the teachers "
-                 "are dropped)\n" + (note.strip() or "solid: all teachers together; dashed: each teacher alone"),
+    fig.suptitle("Each teacher's weight p_t and the student's own p_s per layer (mean over seeds, ± std shaded "
+                 "with the teachers together; dotted: the teachers are dropped)\n" + (note.strip() or "solid: all teachers together; dashed: each teacher alone"),
                  fontsize=9)
     fig.tight_layout()
     save_png(fig, path)
