@@ -395,11 +395,11 @@ def weights_figure(report: Dict, path: Path) -> Optional[Path]:
             if i == 0 and j == 0:
                 ax.legend(fontsize=6)
     together = [r for r in rows(report) if len(r["robots"]) > 1]
-    note = "" if all(r["entry"] is not None for r in together) else \
-        " the several-teacher cell is not run yet: single teachers only (dashed)"
-    fig.suptitle("Each teacher's weight p_t and the student's own p_s per layer (mean over seeds, ± std shaded "
-                 "with the teachers together; dotted: the teachers are dropped)\n" + (note.strip() or "solid: all teachers together; dashed: each teacher alone"),
-                 fontsize=9)
+    note = ("solid (± std shaded): the teachers together; dashed: each teacher alone"
+            if all(r["entry"] is not None for r in together) else
+            "dashed: each teacher alone (the cell with the teachers together is not run yet)")
+    fig.suptitle("Each teacher's weight p_t and the student's own p_s per layer, mean over seeds\n" + note
+                 + "; dotted: the teachers are dropped", fontsize=9)
     fig.tight_layout()
     save_png(fig, path)
     plt.close(fig)
