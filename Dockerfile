@@ -1,7 +1,9 @@
 # GPU image: python -m mjx_mikt.run on the MJX backend (NVIDIA GPUs).
 #   docker build -t mjx-mikt .
-#   docker run --gpus all -v "$PWD/runs:/runs" -p 6006:6006 mjx-mikt --target CentipedeEight
-#   docker run --gpus all -v "$PWD/runs:/runs" -p 6006:6006 mjx-mikt tensorboard
+#   docker run --gpus all --user "$(id -u):$(id -g)" -v "$PWD/runs:/runs" mjx-mikt --target CentipedeEight
+#   docker run --gpus all --user "$(id -u):$(id -g)" -v "$PWD/runs:/runs" -p 127.0.0.1:6006:6006 mjx-mikt tensorboard
+# It runs as a non-root user (uid 1000, or yours with --user: the files in runs/ are then yours), and
+# TensorBoard has no login: publish its port on 127.0.0.1 only, as above.
 FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu22.04
 
 ENV DEBIAN_FRONTEND=noninteractive \
@@ -29,6 +31,14 @@ RUN pip install "jax[cuda12]==0.10.2" && pip install .
 
 COPY docker/entrypoint.sh /usr/local/bin/entrypoint.sh
 RUN chmod +x /usr/local/bin/entrypoint.sh
+
+# Not root: any uid may write /runs and HOME (caches of matplotlib and JAX).
+RUN useradd --create-home --uid 1000 mikt \
+    && mkdir -p /runs /home/mikt/.cache \
+    && chmod 1777 /runs /home/mikt /home/mikt/.cache
+ENV HOME=/home/mikt \
+    MPLCONFIGDIR=/home/mikt/.cache/matplotlib
+USER 1000:1000
 
 VOLUME ["/runs"]
 WORKDIR /runs

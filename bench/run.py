@@ -21,6 +21,7 @@ import os
 import platform
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Dict, List
 
@@ -100,13 +101,32 @@ def markdown(report: Dict) -> str:
             f"{r['seconds_per_update_median']:.3f} [{r['seconds_per_update_min']:.3f}, "
             f"{r['seconds_per_update_max']:.3f}] | {r['compile_and_first_s']:.1f} |"
         )
+    if report.get("not_measured"):
+        lines += ["", f"Not measured ({report.get('stopped', 'stopped early')}): " + "; ".join(report["not_measured"])]
     return "\n".join(lines) + "\n"
+
+
+QUICK_MINUTES = 5.0  # --quick starts no row after this (the row in progress finishes): its help's promise
+
+
+def write_report(stem: Path, report: Dict) -> None:
+    """The JSON and markdown of the rows so far (rewritten after each row: a stopped bench keeps them)."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    for suffix, text in ((".json", json.dumps(report, indent=2)), (".md", markdown(report))):
+        tmp = stem.with_name(f".{stem.name}{suffix}.tmp")
+        tmp.write_text(text)
+        tmp.replace(stem.with_suffix(suffix))
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a CPU-sized subset (under 5 minutes on 2 cores)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a CPU-sized subset that starts no row after {QUICK_MINUTES:.0f} minutes (the rows not "
+                             "reached are listed in the report); each row is written as soon as it is measured")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help=f"start no row after this many minutes (default: {QUICK_MINUTES:.0f} with --quick, "
+                             "else no limit)")
     parser.add_argument("-o", "--out", type=Path, default=RESULTS, help="folder for the JSON and markdown")
     parser.add_argument("--steps", type=int, default=None, help="control steps per physics measurement")
     parser.add_argument("--repeats", type=int, default=5, help="timed single-update calls per training row (default 5)")
@@ -114,13 +134,32 @@ def main(argv=None) -> int:
     info = device_info()
     todo = plan(args.quick, info["platform"])
     steps = args.steps or (100 if args.quick else 300)
-    physics = []
+    minutes = args.minutes if args.minutes is not None else (QUICK_MINUTES if args.quick else None)
+    deadline = time.monotonic() + 60 * minutes if minutes else None
+    physics, training, not_measured = [], [], []
+    date = datetime.date.today().isoformat()
+    report = {"date": date, "mode": "quick" if args.quick else "full", "device": info, "repeats": args.repeats,
+              "physics": physics, "training": training, "not_measured": not_measured}
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", info["device"]).strip("-").lower()[:60]
+    stem = args.out / f"{slug}-{date}"
+
+    def out_of_time(what: str) -> bool:
+        if deadline is not None and time.monotonic() > deadline:
+            not_measured.append(what)
+            report["stopped"] = f"the {minutes:g}-minute limit"
+            return True
+        return False
+
     for robot, backend, batch in todo["physics"]:
+        if out_of_time(f"physics {robot} {backend} batch {batch}"):
+            continue
         row = env_bench.measure(robot, backend, batch, steps)
         physics.append(row)
+        write_report(stem, report)
         print(f"physics {robot} {backend} batch {batch}: {row['env_steps_per_s']:,.0f} env-steps/s", file=sys.stderr)
-    training = []
     for robot, method, preset, backend in todo["training"]:
+        if out_of_time(f"train {robot} {method} {preset} {backend}"):
+            continue
         num_envs, rollout_length = SHAPES[preset]
         row = dict(measure_cell(robot, method, num_envs, rollout_length, num_seeds=1, updates=args.repeats,
                                 backend=backend), preset=preset, backend=backend)
@@ -131,16 +170,12 @@ def main(argv=None) -> int:
         row["physics_env_steps_per_s"] = same[0]["env_steps_per_s"]
         row["ratio_to_physics"] = row["env_steps_per_s"] / row["physics_env_steps_per_s"]
         training.append(row)
+        write_report(stem, report)
         print(f"train {robot} {method} {preset}: {row['env_steps_per_s']:,.0f} env-steps/s "
               f"({row['ratio_to_physics']:.2f} of physics)", file=sys.stderr)
-    date = datetime.date.today().isoformat()
-    report = {"date": date, "mode": "quick" if args.quick else "full", "device": info, "repeats": args.repeats,
-              "physics": physics, "training": training}
-    args.out.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", info["device"]).strip("-").lower()[:60]
-    stem = args.out / f"{slug}-{date}"
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=2))
-    stem.with_suffix(".md").write_text(markdown(report))
+    write_report(stem, report)
+    if not_measured:
+        print(f"{report['stopped']} reached: {len(not_measured)} row(s) not measured", file=sys.stderr)
     print(f"wrote {stem}.json and {stem}.md", file=sys.stderr)
     return 0
 

@@ -24,13 +24,69 @@ import orbax.checkpoint as ocp
 from flax import serialization
 
 
+@contextlib.contextmanager
+def naming(path: Path):
+    """An OSError raised in the block names `path` if it names no file (a write that fails on a full disk
+    raises ENOSPC without a file name), so that the one error line can say which file."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is None:
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from None
+        raise
+
+
 def write_atomic(path: Path, text: str) -> Path:
     """Write `text` to `path` via a temporary file and a rename: readers see the old or the new file, never half."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with naming(path):
+        tmp.write_text(text)
+        os.replace(tmp, path)
     return path
+
+
+def os_error_of(err: BaseException, where: Path) -> Optional[OSError]:
+    """The OSError behind an orbax/tensorstore failure (they raise ValueError("... No space left on device
+    [os_error_code='28']")), naming the file it reports (else `where`); None if it was no OS error."""
+    import errno
+    import re
+
+    if isinstance(err, OSError):
+        return err if err.filename else OSError(err.errno, err.strerror or str(err), str(where))
+    text = str(err)
+    code = re.search(r"os_error_code='?(\d+)", text)
+    number = int(code.group(1)) if code else (errno.ENOSPC if "No space left on device" in text else None)
+    if number is None:
+        return None
+    name = re.search(r'Failed (?:writing|to open|opening)[^"]*"([^"]+)"', text)
+    return OSError(number, os.strerror(number), name.group(1) if name else str(where))
+
+
+@contextlib.contextmanager
+def _held_stderr():
+    """Hold back what is written to file descriptor 2 in the block (orbax's threads print a traceback per
+    failed write); `held[0]` says whether to show it afterwards (set False to drop it)."""
+    held = [True]
+    try:
+        buffer = os.memfd_create("held-stderr")
+        saved = os.dup(2)
+    except (AttributeError, OSError):  # no memfd here: nothing is held back
+        yield held
+        return
+    sys.stderr.flush()
+    os.dup2(buffer, 2)
+    try:
+        yield held
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        if held[0]:
+            os.lseek(buffer, 0, os.SEEK_SET)
+            while chunk := os.read(buffer, 65536):
+                os.write(2, chunk)
+        os.close(buffer)
 
 
 @contextlib.contextmanager
@@ -56,16 +112,28 @@ def _manager(directory: Path, max_to_keep: Optional[int] = 3) -> ocp.CheckpointM
 
 
 def save_checkpoint(directory: Path, step: int, state: Any, meta: Dict[str, Any]) -> None:
-    """Save `state` (any pytree of arrays) and `meta` (JSON-able) as checkpoint `step`."""
-    with _manager(directory) as manager:
-        if step in manager.all_steps():  # the same update is the same state: nothing to add
-            return
-        manager.save(
-            step,
-            args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
-            force=True,
-        )
-        manager.wait_until_finished()
+    """Save `state` (any pytree of arrays) and `meta` (JSON-able) as checkpoint `step`.
+
+    A save that fails for lack of space (or another OS error) raises one OSError naming the file, and the
+    tracebacks orbax's threads print meanwhile are dropped.
+    """
+    with _held_stderr() as held:
+        try:
+            with _manager(directory) as manager:
+                if step in manager.all_steps():  # the same update is the same state: nothing to add
+                    return
+                manager.save(
+                    step,
+                    args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+                    force=True,
+                )
+                manager.wait_until_finished()
+        except Exception as err:
+            os_error = os_error_of(err, Path(directory) / str(step))
+            if os_error is None:
+                raise
+            held[0] = False
+            raise os_error from None
 
 
 def latest_step(directory: Path) -> Optional[int]:

@@ -18,6 +18,8 @@ from typing import Dict, List, Optional
 import numpy as np
 from tensorboardX import SummaryWriter
 
+from mjx_mikt.checkpoint import naming
+
 METRICS_CSV = "metrics.csv"
 EVAL_CSV = "eval.csv"
 EVAL_FIELDS = ["update", "env_steps", "seed", "return_mean", "return_std", "length_mean"]
@@ -32,7 +34,7 @@ def _trim_csv(path: Path, max_update: int) -> None:
     if not rows:
         return
     kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= max_update]
-    with path.open("w", newline="") as f:
+    with naming(path), path.open("w", newline="") as f:
         csv.writer(f).writerows(kept)
 
 
@@ -75,9 +77,9 @@ class RunLogger:
         path = self.run_dir / METRICS_CSV
         if self._metric_fields is None:
             self._metric_fields = sorted(metrics)
-            with path.open("w", newline="") as f:
+            with naming(path), path.open("w", newline="") as f:
                 csv.writer(f).writerow(["update", "env_steps", "seed"] + self._metric_fields)
-        with path.open("a", newline="") as f:
+        with naming(path), path.open("a", newline="") as f:
             writer = csv.writer(f)
             for seed in range(self.num_seeds):
                 row = [update, env_steps, seed]
@@ -92,7 +94,7 @@ class RunLogger:
         self._add("eval/length", lengths.mean(axis=1), env_steps)
         path = self.run_dir / EVAL_CSV
         new = not path.is_file()
-        with path.open("a", newline="") as f:
+        with naming(path), path.open("a", newline="") as f:
             writer = csv.writer(f)
             if new:
                 writer.writerow(EVAL_FIELDS)
@@ -110,11 +112,21 @@ class RunLogger:
 
     def flush(self) -> None:
         for writer in self.seed_writers + [self.mean_writer]:
-            writer.flush()
+            with naming(_events_file(writer)):
+                writer.flush()
 
     def close(self) -> None:
         for writer in self.seed_writers + [self.mean_writer]:
-            writer.close()
+            with naming(_events_file(writer)):
+                writer.close()
+
+
+def _events_file(writer: SummaryWriter) -> str:
+    """The events file a writer appends to (its folder where tensorboardX does not say), for error lines."""
+    try:
+        return writer._get_file_writer().event_writer._ev_writer._file_name
+    except AttributeError:
+        return writer.logdir
 
 
 def add_gif(log_dir: Path, tag: str, step: int, gif: bytes, height: int, width: int) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
+import threading
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -164,6 +166,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from mjx_mikt.checkpoint import CheckpointError
     from mjx_mikt.render import VIDEO_HOOKS
 
+    previous_hook, threading.excepthook = threading.excepthook, _quiet_os_errors_of_threads
     try:
         if args.resume:
             check_resume_flags(args, experiment.load_run_config(Path(args.resume)))
@@ -176,7 +179,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         where = f" ({err.filename})" if getattr(err, "filename", None) else ""
         print(f"error: cannot write or read run files{where}: {err.strerror or err}", file=sys.stderr)
         return EXIT_IO
+    finally:
+        threading.excepthook = previous_hook
+
+
+def _quiet_os_errors_of_threads(args) -> None:
+    """A library's writer thread (tensorboardX's) that fails on a full disk ends quietly: the main thread's
+    next write fails too and says so in one line. Other errors keep Python's report."""
+    if not issubclass(args.exc_type, OSError):
+        threading.__excepthook__(args)
+
+
+def _exit_after(code: int) -> None:
+    """Exit with `code`; after an I/O error without the exit-time flushes of the libraries' writers, which
+    fail again on the same disk and print tracebacks after the one error line."""
+    if code == EXIT_IO:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit_after(main())

@@ -27,6 +27,15 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long MJX compiles; run with -m slow")
 
 
+def pytest_terminal_summary(terminalreporter):
+    """Print the lines passed tests left with `record_property("summary", line)` (e.g. the cells the
+    Slurm test ran); they reach this summary from pytest-xdist's workers too."""
+    for report in terminalreporter.getreports("passed"):
+        for name, value in report.user_properties:
+            if name == "summary":
+                terminalreporter.write_line(value)
+
+
 @pytest.fixture(scope="session")
 def native_envs():
     from mjx_mikt import envs

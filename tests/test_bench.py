@@ -81,3 +81,28 @@ def test_device_bench_at_tiny_sizes_writes_physics_and_two_trainings(tmp_path):
     assert ppo["env_steps"] == mikt["env_steps"] == 1024 and mikt["eval_return"] is not None
     text = (tmp_path / "report.md").read_text()
     assert "| MIKT CentipedeFour -> CentipedeEight | 0 |" in text and "| Ant | mujoco | 4 |" in text
+
+
+def test_bench_writes_each_row_as_it_goes_and_stops_at_its_time_limit(tmp_path, monkeypatch):
+    """Each measured row is on disk before the next starts; past --minutes no row starts, and the report
+    lists the rows not reached."""
+    import json
+
+    from bench import run
+
+    seen = []
+
+    def measure(robot, backend, batch, steps):
+        written = sorted(tmp_path.glob("*.json"))
+        seen.append(len(json.loads(written[0].read_text())["physics"]) if written else 0)
+        return {"robot": robot, "backend": backend, "batch": batch, "env_steps_per_s": 1000.0, "compile_s": 0.1}
+
+    clock = iter(range(0, 10_000, 25))  # 25 s per call of the clock: the 1-minute limit passes after 2 rows
+    monkeypatch.setattr(run.env_bench, "measure", measure)
+    monkeypatch.setattr(run.time, "monotonic", lambda: float(next(clock)))
+    assert run.main(["--quick", "--minutes", "1", "-o", str(tmp_path)]) == 0
+    assert seen == [0, 1]  # the first row was written before the second was measured
+    report = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert len(report["physics"]) == 2 and report["training"] == []
+    assert len(report["not_measured"]) == 4 + 6 and "1-minute limit" in report["stopped"]
+    assert "Not measured (the 1-minute limit)" in next(tmp_path.glob("*.md")).read_text()

@@ -331,3 +331,31 @@ def test_interrupt_hint_names_the_running_interpreter():
 
     assert loop.interpreter() == __import__("shlex").quote(sys.executable)
     assert "{interpreter()} -m mjx_mikt.run --resume" in inspect.getsource(loop.run_training)
+
+
+def test_a_run_on_a_full_disk_exits_74_in_one_line_naming_the_file_and_resumes_once_freed(tmp_path):
+    """On a real 300 KB tmpfs (where this machine lets the tests mount one): exit 74, one error line naming
+    a file, no library tracebacks; resumed after space was freed, the run finishes."""
+    import os
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(disk)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        argv = [sys.executable, "-m", "mjx_mikt.run", "--method", "ppo", "--target", "Hopper", "--timesteps",
+                str(32 * 64), "--run-dir", str(disk / "r"), "--teacher-store", str(disk / "s")] + TINY
+        out = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert out.returncode == 74, out.stderr[-3000:]
+        lines = out.stderr.strip().splitlines()
+        assert lines[-1].startswith(f"error: cannot write or read run files ({disk / 'r'}/")
+        assert lines[-1].endswith("): No space left on device")
+        assert "Traceback" not in out.stderr and len(lines) <= 3, out.stderr[-3000:]  # run line, progress, error
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        again = subprocess.run([sys.executable, "-m", "mjx_mikt.run", "--resume", str(disk / "r")], cwd=REPO,
+                               capture_output=True, text=True, timeout=600)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert json.loads((disk / "r" / "summary.json").read_text())["status"] == "finished"
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)

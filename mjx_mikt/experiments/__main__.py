@@ -3,6 +3,7 @@
     python -m mjx_mikt.experiments --list
     python -m mjx_mikt.experiments run fig3 [--pairs Four:Eight] [--methods mikt,ppo] [--seeds 5]
     python -m mjx_mikt.experiments run fig3 --print-commands      # one `mjx_mikt.run` line per cell
+    python -m mjx_mikt.experiments run fig3 --launcher slurm      # one Slurm job per cell, teachers first
     python -m mjx_mikt.experiments report fig3                     # tables and figures from the cells
     python -m mjx_mikt.experiments status fig3                     # each cell: done, partial at update K, or new
     python -m mjx_mikt.experiments run shapes                      # PPO per sample: 8 x 256 vs 64 x 32
@@ -15,14 +16,12 @@ Exit codes: 0 done, 2 bad input, otherwise the exit code of the cell that failed
 from __future__ import annotations
 
 import argparse
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mjx_mikt.config import METHODS, PRESETS, ConfigError
-from mjx_mikt.experiments import by_teacher, comparisons, grid, multi, report, scale
+from mjx_mikt.experiments import by_teacher, comparisons, grid, multi, report, scale, slurm
 
 
 def _budget_name(timesteps: int) -> str:
@@ -66,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
                              "run the PPO cells of the source robots (printed first) before the others")
     parser.add_argument("--run-arg", action="append", default=[], metavar="FLAG",
                         help="extra flag for every cell's `mjx_mikt.run` (repeat; e.g. --run-arg=--num-envs=64)")
+    cluster = parser.add_argument_group("on a Slurm cluster (run --launcher slurm; see mjx_mikt/experiments/slurm.py)")
+    cluster.add_argument("--launcher", choices=("local", "slurm"), default="local",
+                         help="local: the cells one after the other here (default); slurm: one batch job per cell, "
+                              "transfer cells after their teachers' PPO cells (afterok), requeued on preemption")
+    cluster.add_argument("--partition", default=None, help="Slurm partition of every cell's job")
+    cluster.add_argument("--time", default=None, help="Slurm time limit per job (e.g. 8:00:00); SIGTERM comes "
+                                                       f"{slurm.SIGNAL_BEFORE_S} s before it and the cell requeues")
+    cluster.add_argument("--cpus-per-cell", type=int, default=2, help="CPUs per job (default 2)")
+    cluster.add_argument("--gpus-per-cell", type=int, default=0, help="GPUs per job (--gres=gpu:G; default 0)")
+    cluster.add_argument("--dry-run", action="store_true",
+                         help="print the job scripts and sbatch lines with their dependencies; submit nothing")
     return parser
 
 
@@ -92,11 +102,20 @@ def protocol_from(args, variant: Optional[comparisons.Variant] = None) -> grid.P
 def act_on_cells(args, groups: Dict[str, Tuple[grid.Protocol, List[grid.Cell]]], runner) -> Optional[int]:
     """status, --print-commands or run over `groups` ({label: (protocol, cells)}, label '' for a
     single protocol). Returns the exit code when the action ends here, None when the report follows."""
+    if args.dry_run and args.launcher != "slurm":
+        raise ConfigError("--dry-run goes with --launcher slurm (--print-commands shows the local lines)")
+    if args.launcher == "slurm" and (args.print_commands or args.cpus_per_cell < 1 or args.gpus_per_cell < 0):
+        raise ConfigError("--launcher slurm takes no --print-commands; --cpus-per-cell >= 1, --gpus-per-cell >= 0")
     if args.action == "status":
         for label, (protocol, cells) in groups.items():
+            jobs = slurm.states(cells, protocol)
             for cell in cells:
-                print(f"{label}: " * bool(label) + grid.describe(cell, protocol))
+                print(f"{label}: " * bool(label) + grid.describe(cell, protocol)
+                      + (f"  | slurm: {jobs[cell]}" if cell in jobs else ""))
         return 0
+    if args.action == "run" and args.launcher == "slurm":
+        options = slurm.Options(args.partition, args.time, args.cpus_per_cell, args.gpus_per_cell)
+        return slurm.submit(groups, options, dry_run=args.dry_run)
     if args.action == "run" and args.print_commands:
         for protocol, cells in groups.values():
             grid.print_commands(cells, protocol)
@@ -155,27 +174,6 @@ def selection(args):
     return experiment, pairs, methods
 
 
-def run_subprocess(argv: List[str]) -> int:
-    """Run one cell's `mjx_mikt.run` and return its exit code.
-
-    SIGINT and SIGTERM sent to this process are passed on to the cell, and this process waits for
-    it: the cell saves its checkpoint and exits 130/143, which then ends the grid. (The default
-    would lose work: `subprocess.call` kills the child 0.25 s after a Ctrl-C, during its checkpoint
-    save, and a SIGTERM would end this process and leave the cell running on its own.)
-    """
-    child = subprocess.Popen([sys.executable, "-m", "mjx_mikt.run"] + argv)
-
-    def forward(signum, frame):
-        child.send_signal(signum)
-
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        return child.wait()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
 def list_experiments(out=None) -> None:
     out = out or sys.stdout
     for experiment in grid.EXPERIMENTS.values():
@@ -194,7 +192,7 @@ def list_experiments(out=None) -> None:
               + ", ".join(c.label for c in study.cells()), file=out)
 
 
-def main(argv: Optional[Sequence[str]] = None, runner=run_subprocess) -> int:
+def main(argv: Optional[Sequence[str]] = None, runner=grid.run_subprocess) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.list:

@@ -26,6 +26,8 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import signal
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,3 +255,24 @@ def print_commands(cells: Sequence[Cell], protocol: Protocol, out=None) -> None:
         else:
             command = cell.command(protocol)
         print(shlex.join(command), file=out)
+
+
+def run_subprocess(argv: List[str]) -> int:
+    """Run one cell's `mjx_mikt.run` and return its exit code.
+
+    SIGINT and SIGTERM sent to this process are passed on to the cell, and this process waits for
+    it: the cell saves its checkpoint and exits 130/143, which then ends the grid. (The default
+    would lose work: `subprocess.call` kills the child 0.25 s after a Ctrl-C, during its checkpoint
+    save, and a SIGTERM would end this process and leave the cell running on its own.)
+    """
+    child = subprocess.Popen([sys.executable, "-m", "mjx_mikt.run"] + argv)
+
+    def forward(signum, frame):
+        child.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return child.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
