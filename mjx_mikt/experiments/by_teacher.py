@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from mjx_mikt.experiments.report import CURVE, draw_mixing, mean_std_text, read_metric, save_png, teachers_text
+from mjx_mikt.experiments.report import CURVE, draw_mixing, entry_cells, mean_std_text, read_metric, save_png, teachers_text
 
 TEACHER_COLOURS = ("tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
 
@@ -44,11 +44,7 @@ def table(report: Dict) -> List[str]:
         e = row["entry"]
         who = f"MIKT, {row['teacher']} teacher" if row["teacher"] else "PPO from scratch"
         teachers = mean_std_text(_teacher_returns(row["pair"])) if row["teacher"] else "-"
-        reach = f"{e['steps_to_ppo_final']:,}" if e.get("steps_to_ppo_final") else "-"
-        wall = f"{e['wall_time_s'] / 60:.0f} min" if e.get("wall_time_s") else "-"
-        stats = " | ".join(mean_std_text(e.get(k)) for k in ("final", "auc", "jumpstart"))
-        lines.append(f"| {who} | {teachers} | {stats} | {reach} | {mean_std_text(e.get('eval_return'))} | "
-                     f"{e['seeds']} | {e['env_steps']:,} | {e['status']} | {wall} |")
+        lines.append(f"| {who} | {teachers} | {entry_cells(e)} |")
     return lines
 
 

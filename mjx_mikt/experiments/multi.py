@@ -29,7 +29,7 @@ import numpy as np
 
 from mjx_mikt.checkpoint import write_atomic
 from mjx_mikt.experiments import grid
-from mjx_mikt.experiments.report import CURVE, mean_std_text, read_metric, save_png
+from mjx_mikt.experiments.report import CURVE, entry_cells, read_metric, save_png
 
 ROBOT_COLOURS = {"CentipedeFour": "tab:blue", "CentipedeSix": "tab:green", "Hopper": "tab:purple"}
 OTHER_COLOURS = ("tab:brown", "tab:pink", "tab:olive", "tab:cyan")
@@ -81,11 +81,7 @@ def table(report: Dict) -> List[str]:
         if e is None:
             lines.append(f"| {who(row)} | not run yet | - | - | - | - | - | - | new | - |")
             continue
-        reach = f"{e['steps_to_ppo_final']:,}" if e.get("steps_to_ppo_final") else "-"
-        wall = f"{e['wall_time_s'] / 60:.0f} min" if e.get("wall_time_s") else "-"
-        stats = " | ".join(mean_std_text(e.get(k)) for k in ("final", "auc", "jumpstart"))
-        lines.append(f"| {who(row)} | {stats} | {reach} | {mean_std_text(e.get('eval_return'))} | {e['seeds']} | "
-                     f"{e['env_steps']:,} | {e['status']} | {wall} |")
+        lines.append(f"| {who(row)} | {entry_cells(e)} |")
     return lines
 
 

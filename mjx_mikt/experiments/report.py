@@ -199,12 +199,18 @@ def pair_table(pair: Dict) -> List[str]:
              "steps to PPO's final | eval (deterministic) | seeds | steps | status | wall time |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for method, e in pair["methods"].items():
-        reach = f"{e['steps_to_ppo_final']:,}" if e.get("steps_to_ppo_final") else "-"
-        wall = f"{e['wall_time_s'] / 60:.0f} min" if e.get("wall_time_s") else "-"
-        stats = " | ".join(mean_std_text(e.get(k)) for k in ("final", "auc", "jumpstart", "at_common_steps"))
-        lines.append(f"| {method} | {stats} | {reach} | {mean_std_text(e.get('eval_return'))} | {e['seeds']} | "
-                     f"{e['env_steps']:,} | {e['status']} | {wall} |")
+        lines.append(f"| {method} | {entry_cells(e, ('final', 'auc', 'jumpstart', 'at_common_steps'))} |")
     return lines
+
+
+def entry_cells(e: Dict, stats: Sequence[str] = ("final", "auc", "jumpstart")) -> str:
+    """A cell entry's table cells after the row's label: `stats` (mean ± std), steps to PPO's final,
+    deterministic evaluation, seeds, env steps, status, wall time (the figures' and Fig. 5's tables)."""
+    reach = f"{e['steps_to_ppo_final']:,}" if e.get("steps_to_ppo_final") else "-"
+    wall = f"{e['wall_time_s'] / 60:.0f} min" if e.get("wall_time_s") else "-"
+    values = " | ".join(mean_std_text(e.get(k)) for k in stats)
+    return (f"{values} | {reach} | {mean_std_text(e.get('eval_return'))} | {e['seeds']} | {e['env_steps']:,} | "
+            f"{e['status']} | {wall}")
 
 
 def teachers_text(pair: Dict) -> Dict[str, str]:
