@@ -91,6 +91,10 @@ class MIKTConfig:
     value_coupling: ValueCoupling = option("ramp", "ramp: value coupling c_vps*coupling/c_ps, ramped with the policy's; constant: c_vps while the teacher is used")
     coupling_start: float = option(0.45, 'training fraction where the coupling starts ramping up')
     coupling_end: float = option(0.9, 'training fraction where coupling is full and the teacher is dropped')
+    mix_lr_scale: float = option(1.0, "learning-rate multiplier of the mixing logits [a, b] (1: the paper's). "
+                                      "Adam moves a logit by about the rate per step, so a wide batch, with ~40x "
+                                      "fewer SGD steps through the coupling ramp, needs it raised to bring p_s "
+                                      "near 1 before the teacher is dropped (docs/scale.md)")
     init_student_logit: float = option(-0.1, 'initial a in [p_s, p_t] = softmax([a, b])')
     init_teacher_logit: float = option(0.01, 'initial b in [p_s, p_t] = softmax([a, b])')
     encoder_hidden: Tuple[int, ...] = option((64, 64), 'encoder hidden sizes, comma separated')

@@ -144,9 +144,11 @@ class Trainer:
         else:
             schedule = lr
         self.learning_rate = schedule
+        scaling = agent.update_scaling()  # MIKT's mixing-logit rate; left out when None (older checkpoints' state)
         self.optimizer = optax.chain(
             optax.clip_by_global_norm(self.ppo.max_grad_norm),
             optax.adam(schedule, eps=self.ppo.adam_eps),
+            *([scaling] if scaling is not None else []),
         )
 
     # ------------------------------------------------------------------ init

@@ -274,3 +274,32 @@ def test_mlpp_copies_exactly_the_matching_layers(source, target):
         assert np.array_equal(x, expected), key
         if key not in copied and flat_t[key].shape == x.shape and np.any(np.asarray(flat_t[key])):
             assert not np.array_equal(x, flat_t[key]), key  # same shape, still fresh (input layer, policy head)
+
+
+def test_mix_lr_scale_multiplies_only_the_mixing_logits_step():
+    """One clip+Adam step through the trainer's optimiser: with mix_lr_scale=k the mixing logits move k
+    times as far as at 1 (the paper's, where the optimiser has no extra stage) and every other weight
+    moves the same."""
+    import dataclasses
+
+    import optax
+    from mjx_mikt.agents.mikt import mixing_logits_mask
+    from mjx_mikt.config import Config, RunConfig
+    from mjx_mikt.train import Trainer
+
+    paper = mikt_agent()
+    assert paper.update_scaling() is None and PPOAgent(11, 3, PPO).update_scaling() is None
+    params = init(paper)
+    grads, _ = loss_grad(paper, batch_for(paper, params), coupling=0.5)(params, paper.teacher_params)
+    steps = {}
+    for k in (1.0, 4.0):
+        agent = mikt_agent(mikt=dataclasses.replace(MIKT, mix_lr_scale=k))
+        config = Config(run=RunConfig(total_timesteps=PPO.batch_size * 10), ppo=PPO, mikt=agent.mikt)
+        optimizer = Trainer(config, env=None, agent=agent).optimizer
+        updates, _ = optimizer.update(grads, optimizer.init(params), params)
+        steps[k] = updates
+    mask = mixing_logits_mask(params)
+    assert sum(jax.tree.leaves(mask)) == 4  # mix_0, mix_1 of the policy and the value towers
+    for m, a, b in zip(jax.tree.leaves(mask), jax.tree.leaves(steps[1.0]), jax.tree.leaves(steps[4.0])):
+        assert float(jnp.abs(a).max()) > 0
+        np.testing.assert_allclose(b, 4.0 * a if m else a, rtol=1e-6)

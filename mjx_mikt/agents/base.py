@@ -13,9 +13,10 @@ was built with.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Protocol, Sequence, Tuple
+from typing import Any, Dict, Optional, Protocol, Sequence, Tuple
 
 import jax
+import optax
 from flax import struct
 
 Params = Any
@@ -69,6 +70,11 @@ class Agent(Protocol):
 
     def coupling(self, fraction) -> jax.Array:
         """The coupling coefficient at training fraction `fraction` (0 for agents without one)."""
+        ...
+
+    def update_scaling(self) -> Optional[optax.GradientTransformation]:
+        """A transformation applied to Adam's updates (per-parameter rates), or None (the common case:
+        left out of the optimiser, so its state keeps the plain clip+Adam structure)."""
         ...
 
     def diagnostics(self, params: Params) -> Metrics: ...

@@ -37,6 +37,7 @@ from typing import Dict, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from mjx_mikt import losses
 from mjx_mikt.agents.base import Metrics, Minibatch, Params, TeacherSpec
@@ -45,6 +46,12 @@ from mjx_mikt.networks import (POLICY_HEAD_GAIN, VALUE_HEAD_GAIN, Encoder, Gauss
                                hidden_sizes_of, preactivations)
 
 TOWERS = ("policy", "value")
+
+
+def mixing_logits_mask(params: Params):
+    """True at the mixing logits ('mix_j' of either tower), False elsewhere: params and updates alike."""
+    return jax.tree_util.tree_map_with_path(
+        lambda path, _: any(str(getattr(k, "key", "")).startswith("mix_") for k in path), params)
 
 
 def coupling_schedule(fraction, mikt: MIKTConfig) -> jax.Array:
@@ -221,6 +228,12 @@ class MIKTAgent:
 
     def coupling(self, fraction) -> jax.Array:
         return coupling_schedule(fraction, self.mikt)
+
+    def update_scaling(self):
+        """The mixing logits' updates times mikt.mix_lr_scale (None at 1, the paper's)."""
+        if self.mikt.mix_lr_scale == 1.0:
+            return None
+        return optax.masked(optax.scale(self.mikt.mix_lr_scale), mixing_logits_mask)
 
     # ------------------------------------------------------------- reporting
     def diagnostics(self, params: Params) -> Metrics:

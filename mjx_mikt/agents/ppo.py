@@ -76,6 +76,9 @@ class PPOAgent:
         del fraction
         return jnp.zeros((), jnp.float32)
 
+    def update_scaling(self):
+        return None
+
     def diagnostics(self, params: Params) -> Metrics:
         return {"log_std_mean": jnp.mean(params["log_std"])}
 
