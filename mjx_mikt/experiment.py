@@ -86,9 +86,41 @@ def default_run_dir(config: Config) -> Path:
     raise ConfigError("cannot create a new run folder under runs/")
 
 
+def provenance() -> dict:
+    """What made a run, beside its config: the command line, the git commit of this checkout (None outside
+    one; dirty: uncommitted changes to tracked files), and the versions of Python and the main packages."""
+    import importlib.metadata
+    import platform
+    import subprocess
+
+    main = sys.modules.get("__main__")
+    module = getattr(getattr(main, "__spec__", None), "name", None)  # `python -m mjx_mikt.run`: the module
+    command = [sys.executable] + (["-m", module] + sys.argv[1:] if module else sys.argv)
+    commit, dirty = None, None
+    root = Path(__file__).resolve().parents[1]
+    if (root / ".git").exists():
+        try:
+            git = ["git", "-C", str(root)]
+            commit = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True,
+                                    timeout=10).stdout.strip() or None
+            dirty = bool(subprocess.run(git + ["status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                        text=True, timeout=30).stdout.strip()) if commit else None
+        except (OSError, subprocess.SubprocessError):
+            commit, dirty = None, None
+    versions = {"python": platform.python_version()}
+    for name in ("mjx_mikt", "jax", "jaxlib", "mujoco", "mujoco-mjx", "flax", "optax", "numpy", "tensorboardX"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"command": shlex.join(command), "git_commit": commit, "git_dirty": dirty, "versions": versions}
+
+
 def write_config(run_dir: Path, config: Config) -> None:
+    """config.json: the resolved config, and under "provenance" what made the run (not read back)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint.write_atomic(run_dir / "config.json", config.to_json())
+    checkpoint.write_atomic(run_dir / "config.json",
+                            json.dumps(dict(config.to_dict(), provenance=provenance()), indent=2))
 
 
 def finished_summary(run_dir: Path, config: Config) -> Optional[dict]:

@@ -102,6 +102,10 @@ class RunLogger:
                 writer.writerow([update, env_steps, seed, f"{returns[seed].mean():.6g}",
                                  f"{returns[seed].std():.6g}", f"{lengths[seed].mean():.6g}"])
 
+    def text(self, tag: str, text: str, step: int = 0) -> None:
+        """Text under TensorBoard's Text tab (in tb/mean), shown as a code block."""
+        self.mean_writer.add_text(tag, "    " + text.replace("\n", "\n    "), step)
+
     def evaluated_updates(self) -> set:
         """The updates that have evaluation rows in eval.csv."""
         path = self.run_dir / EVAL_CSV

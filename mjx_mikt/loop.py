@@ -199,7 +199,8 @@ class Progress:
 
     The rate is the median over the last `window` timed chunks (the chunk that compiled
     excluded): one chunk that stalled (a SIGSTOP, a suspended laptop, a busy neighbour) would
-    otherwise drag the rate and the ETA down for the rest of the run.
+    otherwise drag the rate and the ETA down for the rest of the run. Until a chunk without a
+    compile has run, the rate of the chunks so far, compile included, is shown and marked so.
     """
 
     def __init__(self, label: str, total_updates: int, batch: int, interval: float = 5.0,
@@ -208,15 +209,25 @@ class Progress:
         self.num_seeds = num_seeds
         self.last_print = 0.0
         self.chunk_rates: collections.deque = collections.deque(maxlen=window)
+        self.compiling = [0, 0.0]  # updates and seconds of the chunks that compiled
 
     def add(self, updates: int, seconds: float, compiled: bool) -> None:
         if not compiled and seconds > 0:
             self.chunk_rates.append(updates * self.batch / seconds)
+        elif compiled:
+            self.compiling[0] += updates
+            self.compiling[1] += seconds
 
     @property
     def steps_per_second(self) -> float:
         """Env steps per second per seed: median of the recent chunks' rates (nan before one)."""
         return float(np.median(self.chunk_rates)) if self.chunk_rates else float("nan")
+
+    @property
+    def rate_with_compile(self) -> float:
+        """Env steps per second per seed over the chunks that compiled (nan before one)."""
+        updates, seconds = self.compiling
+        return updates * self.batch / seconds if seconds > 0 else float("nan")
 
     def show(self, update: int, last_return: float, force: bool = False) -> None:
         now = time.time()
@@ -224,11 +235,14 @@ class Progress:
             return
         self.last_print = now
         sps = self.steps_per_second
+        measured = sps == sps
+        if not measured:  # only chunks that compiled so far: their rate, compile included (an upper bound on the ETA)
+            sps = self.rate_with_compile
         eta = (self.total - update) * self.batch / sps if sps == sps and sps > 0 else float("nan")
         ret = f"{last_return:9.1f}" if last_return == last_return else "        -"
         seeds = f" per seed x {self.num_seeds}" if self.num_seeds > 1 else ""
-        # the first chunk includes the compile: no rate until a compiled chunk has run
-        rate = f"{sps:,.0f} steps/s{seeds}" if sps == sps else "- steps/s (compiled; measuring)"
+        rate = (f"{sps:,.0f} steps/s{seeds}" + ("" if measured else " (incl. compile)")) if sps == sps \
+            else "- steps/s"
         print(
             f"[{self.label}] {100 * update / self.total:5.1f}% update {update}/{self.total} "
             f"steps {update * self.batch:,}/{self.total * self.batch:,} | return (last 100 ep) {ret} | "
@@ -279,6 +293,9 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
     batch = config.ppo.batch_size
     logger = RunLogger(run_dir, run.num_seeds, resume_update=update if resume else None,
                        resume_step=update * batch if resume else None)
+    if not resume:  # the hyper-parameters (and provenance) under TensorBoard's Text tab
+        config_file = run_dir / "config.json"
+        logger.text("config", config_file.read_text() if config_file.is_file() else config.to_json())
     chunk = updates_per_chunk(config)
     compiled: Dict[tuple, Callable] = {}
 

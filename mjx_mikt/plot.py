@@ -76,8 +76,24 @@ def title_of(configs: Sequence[dict]) -> str:
     return "several target robots: " + ", ".join(targets)
 
 
+PAPER_CURVE = "episode_return_100"  # the mean raw return of the last 100 training episodes, every update
+
+
+def too_few_evaluations(run_dir: Path) -> bool:
+    """Fewer than two evaluated steps in eval.csv: no curve to draw (a tiny run evaluates once, at its end)."""
+    path = run_dir / "eval.csv"
+    return not path.is_file() or len({row["env_steps"] for row in read_csv(path)}) < 2
+
+
 def plot(run_dirs: Sequence[Path], output: Path, metric: str = "", title: str = "") -> Path:
+    """The evaluation return of each run (the paper's curve instead where a run has fewer than two
+    evaluations: said in one line), or --metric's scalars."""
     runs = [read_run(Path(d)) for d in run_dirs]
+    if not metric and any(too_few_evaluations(run_dir) for _, run_dir in runs) and all(
+            (run_dir / "metrics.csv").is_file() for _, run_dir in runs):
+        print(f"note: fewer than two evaluations to draw; plotting the training curve ({PAPER_CURVE}, the mean "
+              "return of the last 100 training episodes) instead", file=sys.stderr)
+        metric = PAPER_CURVE
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     drawn = 0
     for config, run_dir in runs:
@@ -96,7 +112,7 @@ def plot(run_dirs: Sequence[Path], output: Path, metric: str = "", title: str = 
             steps, mean, std = curves(rows, column)
             if steps.size == 0:
                 continue
-            line, = ax.plot(steps, mean, label=label)
+            line, = ax.plot(steps, mean, label=label, marker="o" if steps.size < 3 else None)
             ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2)
             drawn += 1
     if drawn == 0:

@@ -54,6 +54,7 @@ def test_tiny_teacher_run_leaves_config_events_checkpoint_and_teacher(teacher_ru
     config = json.loads((run_dir / "config.json").read_text())
     assert config["run"]["target"] == "CentipedeFour" and config["run"]["backend"] == "mujoco"
     assert config["ppo"]["num_envs"] == 2
+    assert config["provenance"]["command"].startswith(f"{sys.executable} -m mjx_mikt.run --method ppo")
     assert list((run_dir / "tb" / "seed_0").glob("events.*"))
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit()) == ["0", "2", "4"]
     assert (store / "CentipedeFour" / "seed_0" / "teacher.msgpack").is_file()

@@ -59,3 +59,12 @@ def test_plot_from_a_real_tiny_run(tmp_path):
     run_training(toy_trainer(config), config, tmp_path / "run", "toy")
     check_png(plot.plot([tmp_path / "run"], tmp_path / "real.png"))
     check_png(plot.plot([tmp_path / "run"], tmp_path / "loss.png", metric="policy_loss"))
+
+
+def test_one_evaluation_falls_back_to_the_paper_curve(tmp_path, capsys):
+    a = fake_run(tmp_path, "a", "mikt", ["CentipedeFour"], [10])  # one evaluation, at the end of a tiny run
+    rows = ["update,env_steps,seed,episode_return_100"] + [f"{u},{u * 64},0,{5.0 * u}" for u in range(1, 9)]
+    (a / "metrics.csv").write_text("\n".join(rows) + "\n")
+    assert plot.main([str(a), "-o", str(tmp_path / "c.png")]) == 0
+    assert "plotting the training curve (episode_return_100" in capsys.readouterr().err
+    check_png(tmp_path / "c.png")

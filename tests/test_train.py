@@ -218,14 +218,17 @@ def test_interrupted_evaluation_is_done_again_on_resume(tmp_path, monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
-def test_progress_line_has_no_rate_until_a_compiled_chunk_ran(capsys):
+def test_progress_line_has_a_rate_from_the_first_chunk(capsys):
     from mjx_mikt.loop import Progress
 
     progress = Progress("ppo Hopper", total_updates=10, batch=100, interval=0.0)
-    progress.add(updates=2, seconds=30.0, compiled=True)  # the compile chunk: not a rate
+    progress.show(0, float("nan"), force=True)  # before any chunk: no rate, no nan
+    first = capsys.readouterr().err
+    assert "- steps/s" in first and "ETA ?" in first and "nan" not in first
+    progress.add(updates=2, seconds=20.0, compiled=True)  # the compile chunk: a rate marked as such
     progress.show(2, float("nan"), force=True)
     first = capsys.readouterr().err
-    assert "- steps/s (compiled; measuring)" in first and "ETA ?" in first and "nan" not in first
+    assert "10 steps/s (incl. compile)" in first and "ETA 1m20s" in first and "nan" not in first
     progress.add(updates=4, seconds=2.0, compiled=False)  # 400 steps in 2 s
     progress.show(6, 12.5, force=True)
     line = capsys.readouterr().err
@@ -350,3 +353,36 @@ def test_a_full_disk_names_the_file_and_the_run_resumes_bit_exact_once_space_is_
     assert (tmp_path / "part" / "eval.csv").read_text() == (tmp_path / "whole" / "eval.csv").read_text()
     for a, b in zip(leaves(whole.final_state.params), leaves(resumed.final_state.params)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_config_json_records_provenance_and_tensorboard_has_the_hyperparameters(tmp_path):
+    import json
+    import struct
+    import subprocess
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    from mjx_mikt.experiment import write_config
+
+    config = toy_config(total_timesteps=2 * 64, eval_every=0, checkpoint_every=0)
+    write_config(tmp_path / "run", config)
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert Config.from_dict(recorded) == config  # the provenance is beside the config, not in it
+    made = recorded["provenance"]
+    repo = Path(__file__).resolve().parents[1]
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert made["git_commit"] == head and made["git_dirty"] in (True, False)
+    assert all(made["versions"][name] for name in ("jax", "mujoco", "flax", "optax"))
+    assert made["command"].startswith(sys.executable)
+    run_training(toy_trainer(config), config, tmp_path / "run", "toy")
+    texts = []
+    for path in (tmp_path / "run" / "tb" / "mean").glob("events.*"):
+        data, at = path.read_bytes(), 0
+        while at < len(data):  # TFRecord: u64 length, u32 crc, payload, u32 crc
+            (length,) = struct.unpack("<Q", data[at:at + 8])
+            event = Event.FromString(data[at + 12:at + 12 + length])
+            at += 12 + length + 4
+            texts += [(v.tag, b"".join(v.tensor.string_val).decode()) for v in event.summary.value
+                      if v.HasField("tensor")]
+    assert any(tag.startswith("config") and '"total_timesteps": 128' in text and "git_commit" in text
+               for tag, text in texts)
