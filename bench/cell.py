@@ -25,7 +25,7 @@ import jax.numpy as jnp
 
 from bench.training import TEACHER_ROBOT, random_teacher
 from mjx_mikt import agents, envs, teachers as teachers_lib
-from mjx_mikt.config import PRESETS, Config, RunConfig
+from mjx_mikt.config import PRESETS, Config, RunConfig, preset_mikt
 from mjx_mikt.loop import compiler_options
 from mjx_mikt.train import make_train
 
@@ -59,7 +59,7 @@ def build_cell(robot: str, method: str, num_envs: int, rollout_length: int, num_
     source = (TEACHER_ROBOT,) if method != "ppo" else ()
     run = RunConfig(target=robot, method=method, source=source, backend=backend, num_seeds=num_seeds,
                     teacher_seeds=num_seeds, total_timesteps=100 * ppo.batch_size)
-    config = Config(run=run, ppo=ppo)
+    config = Config(run=run, ppo=ppo, mikt=preset_mikt(preset))
     env = envs.make(robot, backend=backend)
     specs = [[random_teacher(config, seed=s) for s in range(num_seeds)]] if source else []
     agent = agents.make_agent(method, env.observation_size, env.action_size, ppo, config.mikt,

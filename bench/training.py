@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from mjx_mikt import agents, envs
-from mjx_mikt.config import PRESETS, Config, RunConfig
+from mjx_mikt.config import PRESETS, Config, RunConfig, preset_mikt
 from mjx_mikt.loop import compiler_options
 from mjx_mikt.train import make_train
 
@@ -42,7 +42,7 @@ def measure_training(robot: str, method: str, preset: str, backend: str, num_env
     ppo = dataclasses.replace(ppo, **overrides)
     run = RunConfig(target=robot, method=method, preset=preset, backend=backend,
                     source=(TEACHER_ROBOT,) if method != "ppo" else (), total_timesteps=100 * ppo.batch_size)
-    config = Config(run=run, ppo=ppo)
+    config = Config(run=run, ppo=ppo, mikt=preset_mikt(preset))
     env = envs.make(robot, backend=backend)
     teachers = [random_teacher(config)] if method != "ppo" else []
     agent = agents.make_agent(method, env.observation_size, env.action_size, ppo, config.mikt, teachers)

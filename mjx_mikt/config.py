@@ -94,7 +94,7 @@ class MIKTConfig:
     mix_lr_scale: float = option(1.0, "learning-rate multiplier of the mixing logits [a, b] (1: the paper's). "
                                       "Adam moves a logit by about the rate per step, so a wide batch, with ~40x "
                                       "fewer SGD steps through the coupling ramp, needs it raised to bring p_s "
-                                      "near 1 before the teacher is dropped (docs/scale.md)")
+                                      "near 1 before the teacher is dropped; the wide presets set 6 (docs/scale.md)")
     init_student_logit: float = option(-0.1, 'initial a in [p_s, p_t] = softmax([a, b])')
     init_teacher_logit: float = option(0.01, 'initial b in [p_s, p_t] = softmax([a, b])')
     encoder_hidden: Tuple[int, ...] = option((64, 64), 'encoder hidden sizes, comma separated')
@@ -107,9 +107,11 @@ PRESET_HELP: Dict[str, str] = {
              "from 8 envs x 256 steps",
     "paper-exact": "SPEC to the letter: 1 env x 2048 steps, a time limit is terminal",
     "paper-wide": "the paper's optimisation from 64 envs x 32 steps (976 updates at 2M)",
-    "wide-256x16": "wide batch, 256 envs x 16 steps, 8 minibatches x 4 epochs, lr 1e-3: 488 updates at 2M "
+    "wide-256x16": "wide batch, 256 envs x 16 steps, 8 minibatches x 4 epochs, lr 1e-3, mixing rate x6: "
+                   "488 updates at 2M "
                    "(the scale study's candidate; results/scale-2M)",
-    "wide-1024x8": "wide batch, 1024 envs x 8 steps, 8 minibatches x 4 epochs, lr 2e-3: 244 updates at 2M "
+    "wide-1024x8": "wide batch, 1024 envs x 8 steps, 8 minibatches x 4 epochs, lr 2e-3, mixing rate x6: "
+                   "244 updates at 2M "
                    "(the scale study's candidate with the fewest sequential updates)",
     "gpu": "2048 envs x 32 steps, 4 epochs at lr 3e-4: throughput only, 30 updates at 2M learn little",
 }
@@ -221,6 +223,21 @@ PRESETS: Dict[str, PPOConfig] = {
         learning_rate=3e-4,
     ),
 }
+
+
+# MIKT settings a preset changes. The mixing logits [a, b] move by about Adam's rate per SGD step, so
+# over the coupling ramp they travel rate x SGD steps; the wide presets take 6x less of that per sample
+# than the paper (1e-3 x 32 / 4096 and 2e-3 x 32 / 8192 against 3e-4 x 320 / 2048), and at rate 1 the
+# teacher was dropped at p_s 0.95/0.85 and the student lost ~400 of its return (docs/scale.md).
+PRESET_MIKT: Dict[str, Dict[str, float]] = {
+    "wide-256x16": dict(mix_lr_scale=6.0),
+    "wide-1024x8": dict(mix_lr_scale=6.0),
+}
+
+
+def preset_mikt(preset: str, **overrides) -> MIKTConfig:
+    """The MIKT config of `preset` (the defaults with PRESET_MIKT's changes) with `overrides` on top."""
+    return MIKTConfig(**{**PRESET_MIKT.get(preset, {}), **overrides})
 
 
 # Coefficient sets of the authors' runs (SPEC §4): --coefficients NAME sets c_ps, c_vps, c_kl, c_mi.

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from mjx_mikt.config import (COEFFICIENT_SETS, PRESETS, Config, ConfigError, MIKTConfig, PPOConfig, RunConfig,
-                             choices_of)
+                             choices_of, preset_mikt)
 
 DESCRIPTION = """Train MIKT (mutual-information knowledge transfer) or a baseline.
 
@@ -125,7 +125,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     ppo = dataclasses.replace(preset, **{f.name: given[f.name] for f in dataclasses.fields(PPOConfig) if f.name in given})
     mikt_values = dict(COEFFICIENT_SETS[args.coefficients]) if getattr(args, "coefficients", None) else {}
     mikt_values.update({f.name: given[f.name] for f in dataclasses.fields(MIKTConfig) if f.name in given})
-    mikt = MIKTConfig(**mikt_values)
+    mikt = preset_mikt(run.preset, **mikt_values)
     return Config(run=run, ppo=ppo, mikt=mikt)
 
 

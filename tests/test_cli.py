@@ -287,6 +287,18 @@ def test_every_preset_has_its_line_in_help():
     assert all(f"{name} = {line}" in text for name, line in PRESET_HELP.items())
 
 
+def test_a_preset_sets_its_mixing_rate_and_a_flag_overrides_it():
+    from mjx_mikt import run as cli
+
+    def mikt(*argv):
+        return cli.config_from_args(cli.build_parser().parse_args(list(argv))).mikt
+
+    assert mikt().mix_lr_scale == 1.0 and mikt("--preset", "paper-wide").mix_lr_scale == 1.0
+    assert mikt("--preset", "wide-256x16").mix_lr_scale == 6.0
+    assert mikt("--preset", "wide-1024x8", "--mix-lr-scale", "1").mix_lr_scale == 1.0
+    assert mikt("--preset", "wide-256x16", "--coefficients", "high").mix_lr_scale == 6.0
+
+
 def test_counts_take_scientific_notation_and_help_has_no_empty_default():
     from mjx_mikt import run as cli
 
