@@ -1,5 +1,6 @@
 """The scale study (`experiments run scale`): its cells, and the numbers of its report from known CSVs."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -26,12 +27,14 @@ def test_unknown_preset_is_one_line(capsys):
         "error: unknown preset 'fast' in --presets; choose one of: " + ", ".join(scale.PRESETS))
 
 
-def _fake_cell(folder: Path, steps_per_update: int, curve, evals, seeds=2):
-    """A finished cell folder whose seed-mean paper curve is `curve` and eval curve `evals`."""
+def _fake_cell(folder: Path, steps_per_update: int, curve, evals, seeds=2, p_s=None, mikt=None):
+    """A finished cell folder whose seed-mean paper curve is `curve` and eval curve `evals` (and p_s of one
+    policy layer, if given; `mikt` is its config's mikt part)."""
     folder.mkdir(parents=True)
-    rows = ["update,env_steps,seed,episode_return_100"]
+    rows = ["update,env_steps,seed,episode_return_100" + (",p_s/policy_0" if p_s else "")]
     for u, value in enumerate(curve, 1):
-        rows += [f"{u},{u * steps_per_update},{s},{value + (s - 0.5) * 2}" for s in range(seeds)]
+        rows += [f"{u},{u * steps_per_update},{s},{value + (s - 0.5) * 2}" + (f",{p_s[u - 1]}" if p_s else "")
+                 for s in range(seeds)]
     (folder / "metrics.csv").write_text("\n".join(rows) + "\n")
     rows = ["update,env_steps,seed,return_mean"]
     for u, value in enumerate(evals, 1):
@@ -39,19 +42,25 @@ def _fake_cell(folder: Path, steps_per_update: int, curve, evals, seeds=2):
     (folder / "eval.csv").write_text("\n".join(rows) + "\n")
     updates = len(curve)
     (folder / "config.json").write_text(json.dumps({"run": {"total_timesteps": updates * steps_per_update},
-                                                    "ppo": {"num_envs": steps_per_update, "rollout_length": 1}}))
+                                                    "ppo": {"num_envs": steps_per_update, "rollout_length": 1},
+                                                    "mikt": mikt or {}}))
     (folder / "summary.json").write_text(json.dumps({"updates": updates, "status": "finished", "wall_time_s": 60,
                                                      "eval_return_per_seed": [evals[-1]] * seeds}))
 
 
 def test_report_reaches_the_baseline_at_the_first_step_of_the_seed_mean_and_divides_by_the_bench(tmp_path):
-    study = scale.STUDIES["scale"]
+    # an ablation of the wide preset: MIKT with another mixing rate, compared with the preset's PPO cell
+    study = dataclasses.replace(scale.STUDIES["scale"], ablations=(
+        ("wide-256x16", "mixing rate x1", str(tmp_path / "ablation")),))
     protocols = {p: Protocol(out=tmp_path / p, seeds=2, timesteps=40, preset=p) for p in ("paper", "wide-256x16")}
     # baseline MIKT: final (last 10% of 10 updates = the last one) 100, final eval 200
     _fake_cell(tmp_path / "paper/cells/Four-Eight/mikt", 4, [0, 10, 20, 30, 40, 50, 60, 70, 80, 100],
                [0] * 9 + [200])
     _fake_cell(tmp_path / "paper/cells/CentipedeEight/ppo", 4, [50] * 10, [100] * 10)
-    _fake_cell(tmp_path / "wide-256x16/cells/Four-Eight/mikt", 8, [0, 100, 150, 150, 150], [50, 250, 250, 250, 250])
+    # the teacher is dropped after update ceil(0.5 x 5) = 3: p_s there is 0.7
+    _fake_cell(tmp_path / "wide-256x16/cells/Four-Eight/mikt", 8, [0, 100, 150, 150, 150], [50, 250, 250, 250, 250],
+               p_s=[0.5, 0.6, 0.7, 0.8, 0.9], mikt={"coupling_end": 0.5, "mix_lr_scale": 6.0})
+    _fake_cell(tmp_path / "ablation", 8, [0, 0, 0, 0, 75], [50] * 5)
     _fake_cell(tmp_path / "wide-256x16/cells/CentipedeEight/ppo", 8, [50] * 5, [100] * 5)
     bench = tmp_path / "cell-scale.jsonl"
     bench.write_text("\n".join(json.dumps(r) for r in (
@@ -68,9 +77,14 @@ def test_report_reaches_the_baseline_at_the_first_step_of_the_seed_mean_and_divi
     assert wide["cells"]["Eight ppo"]["to_baseline"]["paper"] == {"steps": None, "minutes": None}
     assert wide["mikt_over_ppo"] == {"final": 3.0, "auc": round(110 / 50, 3), "eval": 2.5}
     assert wide["updates"] == 40 // 4096 and data["presets"]["paper"]["throughput_per_seed"] == {}
+    assert mikt["p_s_at_switch"] == [0.7] and mikt["mix_lr_scale"] == 6.0
+    [ablation] = data["ablations"]
+    assert ablation["mikt_over_ppo"]["final"] == 1.5 and ablation["mix_lr_scale"] == 1.0
     lines = scale.table(data)
-    assert any(line.startswith("| wide-256x16 | 256 x 16 | 512 x 4, 0.001 |") and "| 16 steps, 0.1 min |" in line
-               for line in lines)
+    assert any(line.startswith("| wide-256x16 | 256 x 16 | 512 x 4, 0.001, x6 |") and "| 0.7 |" in line
+               and "| 16 steps, 0.1 min |" in line for line in lines)
+    assert any(line.startswith("| wide-256x16, mixing rate x1 | 256 x 16 | 512 x 4, 0.001, x1 |")
+               and "| 1.5, 0.5 |" in line for line in lines)
     written = scale.write(study, protocols, tmp_path / "report", bench)
-    assert scale.rebuild(json.loads(written["json"].read_text())) == data
+    assert scale.rebuild(json.loads(written["json"].read_text()), study) == data
     assert written["figure"].is_file()

@@ -116,7 +116,11 @@ def finished_or_partial(folder: Path) -> str:
 
 
 def cell_entry(cell: Cell, protocol: Protocol) -> Optional[Dict]:
-    folder = cell.folder(protocol)
+    return folder_entry(cell.folder(protocol))
+
+
+def folder_entry(folder: Path) -> Optional[Dict]:
+    """A run folder's curve statistics, status and final evaluation (None without a metrics.csv)."""
     curve = read_metric(folder, CURVE)
     if curve is None:
         return None

@@ -21,6 +21,7 @@ evaluation).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -28,7 +29,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from mjx_mikt.checkpoint import write_atomic
-from mjx_mikt.config import PRESETS
+from mjx_mikt.config import PRESETS, preset_mikt
 from mjx_mikt.experiments import report as reports
 from mjx_mikt.experiments.comparisons import Variant, protocol_folder
 from mjx_mikt.experiments.grid import Cell, Experiment, Protocol, cells_of
@@ -46,6 +47,9 @@ class Study:
     source: str
     target: str
     presets: Tuple[str, ...]  # the first is the baseline
+    # (preset, what differs, run folder): a student cell of a preset run with one setting changed, reported
+    # beside the preset's own cells (MIKT/PPO against the preset's PPO cell)
+    ablations: Tuple[Tuple[str, str, str], ...] = ()
     throughput_glob: str = "bench/results/cell-scale-*.jsonl"  # the newest file is read
 
     def experiment(self) -> Experiment:
@@ -58,7 +62,8 @@ class Study:
 
 STUDIES: Dict[str, Study] = {s.name: s for s in (
     Study("scale", "Wide batches: MIKT CentipedeFour -> CentipedeEight and PPO from scratch, per preset",
-          "CentipedeFour", "CentipedeEight", ("paper", "wide-256x16", "wide-1024x8")),
+          "CentipedeFour", "CentipedeEight", ("paper", "wide-256x16", "wide-1024x8"),
+          ablations=(("wide-256x16", "mixing rate x1", "results/scale-pilots/wide-256x16-mix1"),)),
 )}
 
 
@@ -108,7 +113,21 @@ def preset_text(name: str) -> Dict:
     ppo = PRESETS[name]
     return {"shape": f"{ppo.num_envs} x {ppo.rollout_length}", "minibatch": ppo.minibatch_size,
             "epochs": ppo.update_epochs, "learning_rate": ppo.learning_rate,
-            "samples_per_update": ppo.batch_size}
+            "mix_lr_scale": preset_mikt(name).mix_lr_scale, "samples_per_update": ppo.batch_size}
+
+
+def p_s_at_switch(folder: Path) -> Optional[List[float]]:
+    """Seed-mean p_s of each policy layer at the last update that read the teacher (MIKT's coupling_end),
+    None for a run without mixing weights."""
+    config = json.loads((folder / "config.json").read_text())
+    updates = config["run"]["total_timesteps"] // (config["ppo"]["num_envs"] * config["ppo"]["rollout_length"])
+    last = math.ceil(config.get("mikt", {}).get("coupling_end", 0.9) * updates) - 1
+    out = []
+    while (data := reports.read_metric(folder, f"p_s/policy_{len(out)}")) is not None:
+        if last >= data[1].shape[1]:
+            return None
+        out.append(round(float(np.nanmean(data[1][:, last])), 3))
+    return out or None
 
 
 def build(study: Study, protocols: Dict[str, Protocol], throughput_path: Optional[Path]) -> Dict:
@@ -134,13 +153,25 @@ def build(study: Study, protocols: Dict[str, Protocol], throughput_path: Optiona
     base = baseline.get(mikt_label, {})
     levels = {"paper": base.get("final", {}).get("mean"), "eval": (base.get("eval_return") or {}).get("mean")}
     out["baseline_levels"] = levels
+    out["ablations"] = []
+    for preset, change, folder in study.ablations:
+        found = reports.folder_entry(Path(folder)) if preset in out["presets"] else None
+        if found is not None:
+            out["ablations"].append(dict(found, preset=preset, change=change, method="mikt", target=study.target))
     for name, entry in out["presets"].items():
         cells = {e["method"]: e for e in entry["cells"].values() if e["target"] == study.target}
-        mikt, ppo = cells.get("mikt"), cells.get("ppo")
-        if mikt and ppo and mikt["status"] == ppo["status"] == "done":
-            entry["mikt_over_ppo"] = {k: _ratio(mikt[k]["mean"], ppo[k]["mean"]) for k in ("final", "auc")}
-            entry["mikt_over_ppo"]["eval"] = _ratio(mikt["eval_return"]["mean"], ppo["eval_return"]["mean"])
-        for method, e in cells.items():
+        variants = [(cells, entry)] + [({"mikt": a, "ppo": cells.get("ppo")}, a)
+                                       for a in out["ablations"] if a["preset"] == name]
+        for students, holder in variants:
+            mikt, ppo = students.get("mikt"), students.get("ppo")
+            if mikt and ppo and mikt["status"] == ppo["status"] == "done":
+                holder["mikt_over_ppo"] = {k: _ratio(mikt[k]["mean"], ppo[k]["mean"]) for k in ("final", "auc")}
+                holder["mikt_over_ppo"]["eval"] = _ratio(mikt["eval_return"]["mean"], ppo["eval_return"]["mean"])
+            if mikt:
+                mikt["p_s_at_switch"] = p_s_at_switch(Path(mikt["cell"]))
+                mikt["mix_lr_scale"] = json.loads((Path(mikt["cell"]) / "config.json").read_text()).get(
+                    "mikt", {}).get("mix_lr_scale", 1.0)
+        for method, e in list(cells.items()) + [("mikt", a) for a in out["ablations"] if a["preset"] == name]:
             per_seed = entry["throughput_per_seed"].get(method)
             e["to_baseline"] = {}
             for curve, level in levels.items():
@@ -157,23 +188,29 @@ def _ratio(a, b) -> Optional[float]:
 def table(data: Dict) -> List[str]:
     """One row per preset and student cell (what docs/ quote)."""
     levels = data["baseline_levels"]
-    lines = ["| preset | envs x steps | minibatch x epochs, lr | updates (SGD steps) | method | final | auc | "
-             "eval (deterministic) | MIKT/PPO final, eval | env-steps/s per seed | to baseline MIKT: paper curve "
-             "| to baseline MIKT: eval | status |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| preset | envs x steps | minibatch x epochs, lr, mixing rate | updates (SGD steps) | method | final | "
+             "auc | eval (deterministic) | MIKT/PPO final, eval | p_s at the teacher drop (policy layers) | "
+             "env-steps/s per seed | to baseline MIKT: paper curve | to baseline MIKT: eval | status |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, entry in data["presets"].items():
         o = entry["optimisation"]
-        ratio = entry.get("mikt_over_ppo")
-        ratio_text = f"{ratio['final']}, {ratio['eval']}" if ratio else "-"
-        for label, e in entry["cells"].items():
+        rows = [(name, e, entry) for e in entry["cells"].values()]
+        rows += [(f"{name}, {a['change']}", a, a) for a in data.get("ablations", []) if a["preset"] == name]
+        for shown, e, holder in rows:
             if "to_baseline" not in e:
                 continue
+            ratio = holder.get("mikt_over_ppo")
+            ratio_text = f"{ratio['final']}, {ratio['eval']}" if ratio else "-"
+            p_s = e.get("p_s_at_switch")
             speed = entry["throughput_per_seed"].get(e["method"])
             reach = [_reach_text(e["to_baseline"][c]) for c in ("paper", "eval")]
+            rate = f"x{e['mix_lr_scale']:g}" if e.get("mix_lr_scale") is not None else "-"
             lines.append(
-                f"| {name} | {o['shape']} | {o['minibatch']} x {o['epochs']}, {o['learning_rate']:g} | "
+                f"| {shown} | {o['shape']} | {o['minibatch']} x {o['epochs']}, {o['learning_rate']:g}, {rate} | "
                 f"{entry['updates']} ({entry['sgd_steps']:,}) | {e['method']} | "
                 f"{reports.mean_std_text(e.get('final'))} | {reports.mean_std_text(e.get('auc'))} | "
                 f"{reports.mean_std_text(e.get('eval_return'))} | {ratio_text if e['method'] == 'mikt' else ''} | "
+                f"{' / '.join(map(str, p_s)) if p_s else ''} | "
                 f"{f'{speed:,.0f}' if speed else '-'} | {reach[0]} | {reach[1]} | {e['status']} |")
     lines += ["", f"Baseline MIKT ({data['baseline']} preset): paper curve final "
                   f"{_fmt(levels['paper'])}, deterministic evaluation {_fmt(levels['eval'])}."]
@@ -272,9 +309,10 @@ def write(study: Study, protocols: Dict[str, Protocol], folder: Path, throughput
     return written
 
 
-def rebuild(data: Dict) -> Dict:
-    """A committed report's numbers, computed again from the cells' files and its throughput file."""
+def rebuild(data: Dict, study: Optional[Study] = None) -> Dict:
+    """A committed report's numbers, computed again from the cells' files and its throughput file (`study`:
+    the one it was written for, by default the registered study of its name)."""
     protocols = {p: Protocol(out=Path(x["out"]), seeds=x["seeds"], timesteps=x["timesteps"], preset=x["preset"],
                              backend=x["backend"], extra=tuple(x["extra"])) for p, x in data["protocols"].items()}
     path = Path(data["throughput_file"]) if data["throughput_file"] else None
-    return build(STUDIES[data["experiment"]], protocols, path)
+    return build(study or STUDIES[data["experiment"]], protocols, path)
