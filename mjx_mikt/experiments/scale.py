@@ -266,7 +266,10 @@ def figure(data: Dict, path: Path) -> Optional[Path]:
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (curve, (metric, csv_name, ylabel)) in zip(axes, CURVES.items()):
         for i, (name, entry) in enumerate(data["presets"].items()):
-            for e in entry["cells"].values():
+            shown = [(e, "-" if e["method"] == "mikt" else "--", f"{name} {e['method']}")
+                     for e in entry["cells"].values()]
+            shown += [(a, ":", f"{name} mikt, {a['change']}") for a in data.get("ablations", []) if a["preset"] == name]
+            for e, style, label in shown:
                 speed = entry["throughput_per_seed"].get(e["method"]) if timed else 1e6 / 60
                 series = reports.read_metric(Path(e["cell"]), metric, csv_name)
                 if "to_baseline" not in e or not speed or series is None:
@@ -274,8 +277,7 @@ def figure(data: Dict, path: Path) -> Optional[Path]:
                 steps, values = series
                 with np.errstate(all="ignore"):
                     mean = np.nanmean(values, axis=0)
-                ax.plot(steps / speed / 60, mean, color=colours[i % len(colours)],
-                        ls="-" if e["method"] == "mikt" else "--", lw=1.4, label=f"{name} {e['method']}")
+                ax.plot(steps / speed / 60, mean, color=colours[i % len(colours)], ls=style, lw=1.4, label=label)
                 drawn = True
         level = data["baseline_levels"][curve]
         if level is not None:
