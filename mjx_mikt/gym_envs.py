@@ -5,6 +5,16 @@
     env = gymnasium.make("mjx_mikt/CentipedeFour-v0")                  # render_mode="rgb_array" to render
     env = gymnasium.make("mjx_mikt/Centipede-v0", legs=12)             # any even leg count
     env = gymnasium.make("mjx_mikt/Centipede-v0", legs=10, crippled=True)   # CpCentipedeTen
+    env = gymnasium.make("mjx_mikt/MJCF-v0", xml="path/to/robot.xml")      # your own robot (below)
+    env = gymnasium.make("mjx_mikt/MJCF-v0", xml="path/to/robot.xml", task_options="min_height=0.2")
+
+Your own robot: `MJCF-v0` is the generic id of MJCF files, as `Centipede-v0` is of centipedes: one
+registered id, the robot in `gymnasium.make`'s keyword arguments (no id to register per file).
+`xml` is the path of an MJCF file (or MJCF text), the generic locomotion task of `mjx_mikt/envs/mjcf.py`,
+as `--target path/to/robot.xml` trains on; `task_options` is its --task-options text
+('KEY=VALUE,...') or a dict. `env.unwrapped.robot` is the robot's identity `<stem>-<hash8>`
+(`mjx_mikt.envs.robot_id`), the name its teachers are stored under. A name given to
+`mjx_mikt.envs.register_mjcf` is a robot too: `CentipedeEnv("MyRobot")`.
 
 One definition of the task. The robot's MJCF, control substeps and task (reset
 distribution, observation, reward terms, termination) are the ones of
@@ -38,7 +48,8 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from typing import Any, Dict, Optional, Tuple  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, Dict, Mapping, Optional, Tuple, Union  # noqa: E402
 
 import gymnasium  # noqa: E402
 import jax  # noqa: E402
@@ -48,14 +59,16 @@ import numpy as np  # noqa: E402
 from gymnasium import spaces  # noqa: E402
 
 import centipede_models  # noqa: E402
+from mjx_mikt.envs import mjcf  # noqa: E402
 from mjx_mikt.envs.base import Env, PhysicsState  # noqa: E402
 from mjx_mikt.envs.locomotion import RESET_TRIES  # noqa: E402
 from mjx_mikt.envs.physics import NativePhysics  # noqa: E402
-from mjx_mikt.envs.registry import TASKS, UnknownRobotError, names  # noqa: E402
+from mjx_mikt.envs.registry import MJCF_ROBOTS, TASKS, UnknownRobotError, names  # noqa: E402
 
 EPISODE_LENGTH = Env.episode_length  # 1000 control steps (SPEC §2)
 NAMESPACE = "mjx_mikt"
 GENERIC_CENTIPEDE_ID = f"{NAMESPACE}/Centipede-v0"
+MJCF_ID = f"{NAMESPACE}/MJCF-v0"  # gymnasium.make(MJCF_ID, xml=path): the module docstring
 
 
 def env_id(robot: str) -> str:
@@ -63,13 +76,38 @@ def env_id(robot: str) -> str:
     return f"{NAMESPACE}/{robot}-v0"
 
 
-def robot_spec(robot: Optional[str] = None, legs: Optional[int] = None,
-               crippled: bool = False) -> Tuple[str, str, int, Any]:
+TaskOptionsArg = Union[None, str, Mapping[str, Any]]
+
+
+def mjcf_spec(xml: Union[str, Path], task_options: TaskOptionsArg = None) -> Tuple[str, str, int, Any]:
+    """robot_spec of an MJCF file's path (or MJCF text) with the generic task; task_options: the
+    --task-options text 'KEY=VALUE,...' or a dict. mjcf.MjcfError (one line) for a bad file or option."""
+    if task_options is None or isinstance(task_options, str):
+        options = mjcf.parse_task_options(task_options or "")
+    else:
+        options = dict(task_options)
+    text = isinstance(xml, str) and xml.lstrip().startswith("<")
+    robot = mjcf.load_robot("MJCF" if text else str(xml), xml, **options)
+    return robot.identity, robot.xml, robot.n_substeps, robot.task
+
+
+def robot_spec(robot: Optional[str] = None, legs: Optional[int] = None, crippled: bool = False,
+               xml: Union[None, str, Path] = None, task_options: TaskOptionsArg = None) -> Tuple[str, str, int, Any]:
     """(name, MJCF text, substeps per control step, task factory) of a robot.
 
     `legs` (even, >= 4) picks a centipede of that many legs (crippled: CpCentipedeN) and
     overrides `robot`; generated centipedes share the checked-in centipedes' task and substeps.
+    `xml` (an MJCF file's path or text; `robot` given as a .xml path is one too) is a robot of the
+    generic task with `task_options` (`mjcf_spec`); its name is its identity `<stem>-<hash8>`.
     """
+    if robot is not None and mjcf.is_mjcf_path(robot) and xml is None:
+        robot, xml = None, robot
+    if task_options and xml is None:
+        raise ValueError("task_options set the generic task of an MJCF robot: give xml=path/to/robot.xml")
+    if xml is not None:
+        if robot is not None or legs is not None or crippled:
+            raise ValueError("xml= is the robot: give no robot, legs or crippled with it")
+        return mjcf_spec(xml, task_options)
     if legs is not None:
         name = centipede_models.model_name(legs, crippled)
         if robot is not None and robot != name:
@@ -81,9 +119,12 @@ def robot_spec(robot: Optional[str] = None, legs: Optional[int] = None,
     robot = robot or "CentipedeFour"
     if crippled:
         raise ValueError("crippled=True needs legs=N (or name the robot, e.g. CpCentipedeSix)")
+    if robot not in TASKS and robot in MJCF_ROBOTS:  # registered with mjx_mikt.envs.register_mjcf
+        found = MJCF_ROBOTS[robot]
+        return found.identity, found.xml, found.n_substeps, found.task
     if robot not in TASKS:
         raise UnknownRobotError(f"unknown robot {robot!r}; known robots: {', '.join(TASKS)}"
-                                " (or legs=N for any centipede)")
+                                " (or legs=N for any centipede, xml=path/to/robot.xml for an MJCF file)")
     return (robot, centipede_models.load(robot)) + tuple(TASKS[robot])
 
 
@@ -141,7 +182,8 @@ def _finite(ps: PhysicsState) -> bool:
 class CentipedeEnv(gymnasium.Env):
     """One robot's task (SPEC §2) as a Gymnasium env on native MuJoCo. See the module docstring.
 
-    robot: a name of `mjx_mikt.envs.names()`; or legs=N (crippled=True for CpCentipedeN).
+    robot: a name of `mjx_mikt.envs.names()` (or of `mjx_mikt.envs.register_mjcf`); or legs=N
+    (crippled=True for CpCentipedeN); or xml=path/to/robot.xml with task_options (`robot_spec`).
     render_mode: None or "rgb_array" (width x height pixels, from a camera `camera_distance`
     from the tracked first body; None: a distance from the robot's span).
     """
@@ -150,8 +192,9 @@ class CentipedeEnv(gymnasium.Env):
 
     def __init__(self, robot: Optional[str] = None, legs: Optional[int] = None, crippled: bool = False,
                  render_mode: Optional[str] = None, width: int = 480, height: int = 480,
-                 camera_distance: Optional[float] = None):
-        name, xml, n_substeps, task_factory = robot_spec(robot, legs, crippled)
+                 camera_distance: Optional[float] = None, xml: Union[None, str, Path] = None,
+                 task_options: TaskOptionsArg = None):
+        name, xml, n_substeps, task_factory = robot_spec(robot, legs, crippled, xml, task_options)
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode {render_mode!r} is not supported; use 'rgb_array' or None")
         self.robot = name
@@ -290,16 +333,26 @@ class CentipedeEnv(gymnasium.Env):
             self._renderer = None
 
 
+class MjcfEnv(CentipedeEnv):
+    """`MJCF-v0`'s env: CentipedeEnv(xml=..., task_options=...), with no default robot."""
+
+    def __init__(self, xml: Union[None, str, Path] = None, task_options: TaskOptionsArg = None, **kwargs):
+        if xml is None:
+            raise ValueError(f"{MJCF_ID} needs the robot: gymnasium.make({MJCF_ID!r}, xml='path/to/robot.xml')")
+        super().__init__(xml=xml, task_options=task_options, **kwargs)
+
+
 def register_all() -> None:
-    """Register one id per robot of `mjx_mikt.envs.names()` and the generic `Centipede-v0`."""
+    """Register one id per robot of `mjx_mikt.envs.names()`, the generic `Centipede-v0` and `MJCF-v0`."""
     entry = "mjx_mikt.gym_envs:CentipedeEnv"
-    ids = [(env_id(name), {"robot": name}) for name in names()]
-    ids.append((GENERIC_CENTIPEDE_ID, {"legs": 4}))
-    for gym_id, kwargs in ids:
+    ids = [(env_id(name), entry, {"robot": name}) for name in names()]
+    ids += [(GENERIC_CENTIPEDE_ID, entry, {"legs": 4}), (MJCF_ID, "mjx_mikt.gym_envs:MjcfEnv", {})]
+    for gym_id, entry_point, kwargs in ids:
         if gym_id not in gymnasium.registry:
-            gymnasium.register(id=gym_id, entry_point=entry, kwargs=kwargs, max_episode_steps=EPISODE_LENGTH)
+            gymnasium.register(id=gym_id, entry_point=entry_point, kwargs=kwargs, max_episode_steps=EPISODE_LENGTH)
 
 
 register_all()
 
-__all__ = ["CentipedeEnv", "EPISODE_LENGTH", "GENERIC_CENTIPEDE_ID", "env_id", "register_all", "robot_spec"]
+__all__ = ["CentipedeEnv", "EPISODE_LENGTH", "GENERIC_CENTIPEDE_ID", "MJCF_ID", "MjcfEnv", "env_id", "mjcf_spec",
+           "register_all", "robot_spec"]

@@ -1,4 +1,5 @@
-"""Gymnasium envs (mjx_mikt.gym_envs): API conformance, parity with the JAX env, rendering, peer bench."""
+"""Gymnasium envs (mjx_mikt.gym_envs): API conformance, parity with the JAX env, an MJCF file as an env
+(MJCF-v0), rendering, peer bench."""
 
 import json
 import os
@@ -16,9 +17,14 @@ import jax.numpy as jnp  # noqa: E402
 from gymnasium.utils.env_checker import check_env  # noqa: E402
 
 from mjx_mikt import envs, gym_envs  # noqa: E402
+from mjx_mikt.envs import registry  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 IDS = [gym_envs.env_id(name) for name in envs.names()] + [gym_envs.GENERIC_CENTIPEDE_ID]
+# a model nobody here wrote, bundled with gymnasium (its tests skip in one line without it)
+CHEETAH = Path(gymnasium.__file__).parent / "envs" / "mujoco" / "assets" / "half_cheetah.xml"
+needs_cheetah = pytest.mark.skipif(not CHEETAH.is_file(), reason=f"this gymnasium has no {CHEETAH.name}")
+SETTOTALMASS = "ignore:compiler attribute 'settotalmass'"  # half_cheetah.xml's deprecation warning
 
 
 def test_every_robot_is_registered_with_the_time_limit():
@@ -80,7 +86,9 @@ def _jax_rollout(name, seed, actions):
     return env, out
 
 
-@pytest.mark.parametrize("name", ["CentipedeFour", "CpCentipedeSix", "Ant", "Hopper"])
+@pytest.mark.filterwarnings(SETTOTALMASS)
+@pytest.mark.parametrize("name", ["CentipedeFour", "CpCentipedeSix", "Ant", "Hopper",
+                                  pytest.param(str(CHEETAH), id="half_cheetah.xml", marks=needs_cheetah)])
 def test_same_state_same_actions_as_the_jax_env(name):
     rng = np.random.default_rng(0)
     gym_env = gym_envs.CentipedeEnv(name)
@@ -106,6 +114,51 @@ def test_same_state_same_actions_as_the_jax_env(name):
         if terminated:
             break
     assert steps >= 5
+
+
+@needs_cheetah
+@pytest.mark.filterwarnings("ignore:.*Box observation space m", SETTOTALMASS)
+def test_an_mjcf_file_is_an_env_through_mjcf_v0():
+    """gymnasium.make(MJCF-v0, xml=path): the JAX env of that path (its identity, observation and action
+    sizes, reward terms), the 1000-step limit, the checker passes; task_options reach the task and the
+    identity, as text or as a dict; a name given to envs.register_mjcf is a robot too."""
+    jax_env = envs.make(str(CHEETAH), backend="mujoco")
+    env = gymnasium.make(gym_envs.MJCF_ID, xml=str(CHEETAH))
+    assert env.spec.max_episode_steps == 1000 and env.unwrapped.robot == jax_env.name
+    assert env.unwrapped.robot.startswith("half_cheetah-")
+    assert env.observation_space.shape == (jax_env.observation_size,) == (17,)
+    assert env.action_space.shape == (jax_env.action_size,)
+    check_env(env.unwrapped, skip_render_check=True)
+    obs, _ = env.reset(seed=0)
+    for _ in range(3):
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    assert obs.shape == (jax_env.observation_size,) and np.isfinite(obs).all() and np.isfinite(reward)
+    assert set(info) == set(jax_env.reward_terms) | {"physics_failure"}
+    assert (env.unwrapped.task.min_height, jax_env.task.min_height) == pytest.approx((0.3 * 0.7, 0.3 * 0.7))
+    tall = gymnasium.make(gym_envs.MJCF_ID, xml=CHEETAH, task_options="min_height=0.5").unwrapped
+    assert tall.task.min_height == 0.5 and tall.robot != env.unwrapped.robot
+    assert gym_envs.CentipedeEnv(xml=str(CHEETAH), task_options={"min_height": 0.5}).robot == tall.robot
+    try:
+        identity = envs.register_mjcf("MyCheetah", CHEETAH, min_height=0.5)
+        assert gym_envs.CentipedeEnv("MyCheetah").robot == identity == "MyCheetah-" + tall.robot[-8:]
+    finally:
+        registry.MJCF_ROBOTS.pop("MyCheetah", None)
+
+
+@pytest.mark.filterwarnings(SETTOTALMASS)
+def test_mjcf_v0_bad_input_is_one_line(tmp_path):
+    with pytest.raises(ValueError, match="needs the robot"):
+        gymnasium.make(gym_envs.MJCF_ID)
+    with pytest.raises(envs.MjcfError, match="cannot read robot file .*missing.xml"):
+        gymnasium.make(gym_envs.MJCF_ID, xml=str(tmp_path / "missing.xml"))
+    (tmp_path / "bad.xml").write_text("<mujoco><worldbody><body></mujoco>")
+    with pytest.raises(envs.MjcfError, match="does not parse as MJCF"):
+        gymnasium.make(gym_envs.MJCF_ID, xml=str(tmp_path / "bad.xml"))
+    if CHEETAH.is_file():
+        with pytest.raises(envs.MjcfError, match="unknown task option 'speed'"):
+            gymnasium.make(gym_envs.MJCF_ID, xml=str(CHEETAH), task_options="speed=2")
+    with pytest.raises(ValueError, match="give xml=path"):
+        gym_envs.CentipedeEnv("Ant", task_options="min_height=0.5")
 
 
 def test_seeding_is_deterministic_and_unseeded_resets_differ():
