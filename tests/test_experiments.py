@@ -58,6 +58,84 @@ def test_bad_input_is_one_line(capsys):
     assert "SOURCE:TARGET" in capsys.readouterr().err
 
 
+def _cheetah() -> Path:
+    """gymnasium's half_cheetah.xml: a robot nobody here wrote (the test skips, one line, without it)."""
+    gymnasium = pytest.importorskip("gymnasium", reason="gymnasium is not installed")
+    path = Path(gymnasium.__file__).parent / "envs" / "mujoco" / "assets" / "half_cheetah.xml"
+    if not path.is_file():
+        pytest.skip("this gymnasium has no half_cheetah.xml")
+    return path
+
+
+def _flag(command, flag):
+    return command[command.index(flag) + 1] if flag in command else None
+
+
+@pytest.mark.filterwarnings("ignore:compiler attribute 'settotalmass'")
+def test_a_pair_side_is_an_mjcf_file(tmp_path, monkeypatch, capsys):
+    """--pairs Four:FILE,FILE:Eight: the printed commands pass the file (made absolute) as --target and
+    --source; its cells' folders are its identity <stem>-<hash8> (envs.robot_id, the teacher store's key),
+    with the --task-options the cells get; an edited file is another robot, with new folders."""
+    from mjx_mikt import envs
+    from mjx_mikt.envs import mjcf
+
+    cheetah = str(_cheetah())
+    monkeypatch.chdir(tmp_path)
+    Path("my_robot.xml").write_text(Path(cheetah).read_text())
+    mine = str(Path.cwd() / "my_robot.xml")
+    argv = ["run", "fig3", "--print-commands", "--out", "out", "--methods", "mikt,ppo",
+            "--pairs", f"Four:{cheetah},my_robot.xml:Eight"]
+
+    def printed(extra=()):
+        assert experiments.main(argv + list(extra)) == 0
+        lines = [shlex.split(line) for line in capsys.readouterr().out.strip().splitlines()]
+        return lines, [Path(_flag(c, "--run-dir")).relative_to("out/cells").as_posix() for c in lines]
+
+    lines, folders = printed()
+    cid, rid = envs.robot_id(cheetah), envs.robot_id(mine)
+    assert cid.startswith("half_cheetah-") and rid.startswith("my_robot-")
+    assert folders == ["CentipedeFour/ppo", f"{rid}/ppo", f"Four-{cid}/mikt", f"{cid}/ppo", f"{rid}-Eight/mikt",
+                       "CentipedeEight/ppo"]
+    assert [(_flag(c, "--source"), _flag(c, "--target")) for c in lines] == [
+        (None, "CentipedeFour"), (None, mine), ("CentipedeFour", cheetah), (None, cheetah),
+        (mine, "CentipedeEight"), (None, "CentipedeEight")]
+    assert "--register-teacher" in lines[1]  # the file's PPO cell gives the Eight student its teachers
+
+    lines, folders = printed(["--run-arg=--task-options=min_height=0.3"])
+    tall = mjcf.load_robot(cheetah, cheetah, min_height="0.3").identity
+    assert tall != cid and folders[2:4] == [f"Four-{tall}/mikt", f"{tall}/ppo"]
+    assert all("--task-options=min_height=0.3" in c for c in lines)
+
+    Path("my_robot.xml").write_text(Path(cheetah).read_text().replace('timestep="0.01"', 'timestep="0.005"'))
+    edited = envs.robot_id(mine)
+    assert edited != rid and printed()[1][1] == f"{edited}/ppo"
+
+
+@pytest.mark.filterwarnings("ignore:compiler attribute 'settotalmass'")
+def test_status_of_an_mjcf_pair_and_its_bad_files(tmp_path, capsys):
+    """status names a file's cells by its stem, runs nothing; a missing or broken file exits 2, one line."""
+    from mjx_mikt import envs
+
+    cheetah = str(_cheetah())
+    assert experiments.main(["status", "fig3", "--pairs", f"Four:{cheetah}", "--methods", "mikt,ppo",
+                             "--out", str(tmp_path)], runner=lambda argv: pytest.fail("ran a cell")) == 0
+    states = {" ".join(line.split()[:2]): line.split()[2:] for line in capsys.readouterr().out.splitlines()}
+    cells = tmp_path / "cells"
+    cid = envs.robot_id(cheetah)
+    assert states == {"Four ppo": ["new", str(cells / "CentipedeFour" / "ppo")],
+                      "Four->half_cheetah mikt": ["new", str(cells / f"Four-{cid}" / "mikt")],
+                      "half_cheetah ppo": ["new", str(cells / cid / "ppo")]}
+    (tmp_path / "still.xml").write_text('<mujoco><worldbody><body pos="0 0 1"><freejoint/><geom size="0.1"/>'
+                                        "</body></worldbody></mujoco>")
+    for pairs, expected in ((f"Four:{tmp_path / 'missing.xml'}", f"robot file {tmp_path / 'missing.xml'} in "
+                             "--pairs does not exist"),
+                            (f"{tmp_path / 'still.xml'}:Eight", "has no actuators"),
+                            ("Four:half_cheetah", "or the path of an MJCF file")):
+        assert experiments.main(["status", "fig3", "--pairs", pairs, "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and expected in err, err
+
+
 @pytest.fixture(scope="module")
 def tiny_experiment(tmp_path_factory):
     """fig3 on one pair x {mikt, ppo}, 2 seeds, 4 updates, cells run in this process (three cells: each

@@ -339,5 +339,16 @@ def load_robot(name: str, xml: Union[str, Path], **options) -> MjcfRobot:
         raise MjcfError(f"{label} has no actuators: nothing for a policy to control")
     find_root(model, label)
     n_substeps = resolved.substeps or max(1, round(resolved.control_dt / model.opt.timestep))
+    return MjcfRobot(identity(name, text, resolved), text, resolved, n_substeps)
+
+
+def identity(name: str, text: str, options: TaskOptions) -> str:
+    """`<name>-<hash8>` (a path's stem for a name ending in .xml): the module docstring's robot identity."""
     stem = Path(name).stem if is_mjcf_path(name) else name
-    return MjcfRobot(f"{stem}-{content_hash(text, resolved)}", text, resolved, n_substeps)
+    return f"{stem}-{content_hash(text, options)}"
+
+
+def file_identity(path: Union[str, Path], **options) -> str:
+    """The identity `load_robot(path, path, **options)` gives, from the file's text alone (nothing compiled:
+    cheap enough to name folders with). MjcfError, one line, for a file that cannot be read."""
+    return identity(str(path), read_xml(Path(path))[0], task_options(**options))

@@ -3,6 +3,7 @@
     python -m mjx_mikt.experiments --list
     python -m mjx_mikt.experiments run fig3 [--pairs Four:Eight] [--methods mikt,ppo] [--seeds 5]
     python -m mjx_mikt.experiments run fig3 --print-commands      # one `mjx_mikt.run` line per cell
+    python -m mjx_mikt.experiments run fig3 --pairs Four:path/to/robot.xml   # your own robot as a target
     python -m mjx_mikt.experiments run fig3 --launcher slurm      # one Slurm job per cell, teachers first
     python -m mjx_mikt.experiments report fig3                     # tables and figures from the cells
     python -m mjx_mikt.experiments status fig3                     # each cell: done, partial at update K, or new
@@ -43,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="experiment: " + ", ".join(list(grid.EXPERIMENTS) + list(comparisons.COMPARISONS) + list(scale.STUDIES)))
     parser.add_argument("--pairs", default=None,
                         help="SOURCE:TARGET pairs, comma separated, short names "
-                             f"({', '.join(grid.SHORT)}); SOURCE may join robots with '+' (Four+Six:Eight: "
+                             f"({', '.join(grid.SHORT)}) or MJCF files (Four:path/to/robot.xml; cell folders "
+                             "named <stem>-<hash8>); SOURCE may join robots with '+' (Four+Six:Eight: "
                              "one student, all their teachers at once); default: the figure's")
     parser.add_argument("--methods", default=None, help=f"methods, comma separated ({', '.join(METHODS)}); "
                                                         "default: the figure's")

@@ -12,6 +12,13 @@ trained once):
     <out>/cells/<Source>-<Target>/<method>/   a transfer cell (a run folder)
     <out>/<figure>/report.md, report.json, *.png
 
+A pair's robot is a short name (Four), a full one (CentipedeFour) or the path of an MJCF file
+(`--pairs Four:path/to/robot.xml`: the generic task of envs/mjcf.py). A file is kept as its
+absolute path (the cells' commands pass it to --target/--source) and named in folders by its
+identity `<stem>-<hash8>` (the sha256 of its text and of the --task-options the cells get through
+--run-arg, as the teacher store keys it): `cells/robot-1a2b3c4d/ppo`, `cells/Four-robot-1a2b3c4d/mikt`.
+An edited file is another robot: its cells start in new folders.
+
 PPO on a robot is one computation whether it serves as a baseline or as the
 teachers (seed s of the student reads teacher s), so it is one cell. The PPO
 cells of the source robots come first in every grid.
@@ -24,6 +31,7 @@ folder without a checkpoint is cleared and started again).
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import signal
@@ -73,13 +81,28 @@ EXPERIMENTS: Dict[str, Experiment] = {e.name: e for e in (
 )}
 
 
+def is_file(name: str) -> bool:
+    """A robot given as an MJCF file (envs.mjcf.is_mjcf_path, without importing the envs)."""
+    return name.lower().endswith(".xml")
+
+
 def robot(name: str) -> str:
-    """Short ('Four') or full ('CentipedeFour') robot name -> full name."""
+    """Short ('Four') or full ('CentipedeFour') robot name -> full name; an MJCF file -> its absolute path,
+    checked as `--target FILE` checks it (ConfigError, one line: missing, no parse, no actuators, no root)."""
     if name in SHORT:
         return SHORT[name]
     if name in LONG:
         return name
-    raise ConfigError(f"unknown robot {name!r} in --pairs; use one of {', '.join(SHORT)}")
+    if is_file(name):
+        path = os.path.abspath(os.path.expanduser(name))
+        if not os.path.isfile(path):
+            raise ConfigError(f"robot file {name} in --pairs does not exist")
+        from mjx_mikt.envs import mjcf
+
+        mjcf.load_robot(path, path)  # MjcfError is a ConfigError
+        return path
+    raise ConfigError(f"unknown robot {name!r} in --pairs; use one of {', '.join(SHORT)} or the path of an "
+                      "MJCF file (path/to/robot.xml)")
 
 
 def source_robots(source: str) -> Tuple[str, ...]:
@@ -88,8 +111,18 @@ def source_robots(source: str) -> Tuple[str, ...]:
 
 
 def short(source: str) -> str:
-    """'CentipedeFour+CentipedeSix' -> 'Four+Six' (a name without a short form is kept)."""
-    return TOGETHER.join(LONG.get(r, r) for r in source_robots(source))
+    """'CentipedeFour+CentipedeSix' -> 'Four+Six' (a name without a short form is kept; a file: its stem)."""
+    return TOGETHER.join(Path(r).stem if is_file(r) else LONG.get(r, r) for r in source_robots(source))
+
+
+def folder_name(robot_name: str, task_options: Dict[str, str], shorten: bool) -> str:
+    """A robot's part of a cell folder's name: its short name (shorten) or full name; an MJCF file's
+    identity `<stem>-<hash8>` with the cells' task options (envs.robot_id of the run's robot)."""
+    if is_file(robot_name):
+        from mjx_mikt.envs import mjcf
+
+        return mjcf.file_identity(robot_name, **task_options)
+    return LONG.get(robot_name, robot_name) if shorten else robot_name
 
 
 def parse_pairs(text: str) -> Tuple[Tuple[str, str], ...]:
@@ -118,6 +151,20 @@ class Protocol:
     backend: str = "mujoco"
     extra: Tuple[str, ...] = ()  # further `mjx_mikt.run` flags, e.g. ('--num-envs', '64')
 
+    def task_options(self) -> Dict[str, str]:
+        """The --task-options the cells get through `extra` (the last one given), as a dict."""
+        text = ""
+        for i, flag in enumerate(self.extra):
+            if flag == "--task-options" and i + 1 < len(self.extra):
+                text = self.extra[i + 1]
+            elif flag.startswith("--task-options="):
+                text = flag.split("=", 1)[1]
+        if not text:
+            return {}
+        from mjx_mikt.envs import mjcf
+
+        return mjcf.parse_task_options(text)
+
     def common_flags(self) -> List[str]:
         return ["--seeds", str(self.seeds), "--timesteps", str(self.timesteps), "--preset", self.preset,
                 "--backend", self.backend] + list(self.extra)
@@ -133,14 +180,17 @@ class Cell:
     @property
     def label(self) -> str:
         if self.method == "ppo":
-            return f"{LONG.get(self.target, self.target)} ppo"
-        return f"{short(self.source)}->{LONG.get(self.target, self.target)} {self.method}"
+            return f"{short(self.target)} ppo"
+        return f"{short(self.source)}->{short(self.target)} {self.method}"
 
     def folder(self, protocol: Protocol) -> Path:
         cells = protocol.out / "cells"
+        robots = source_robots(self.source) + (self.target,)
+        options = protocol.task_options() if any(is_file(r) for r in robots) else {}
         if self.method == "ppo":
-            return cells / self.target / "ppo"
-        return cells / f"{short(self.source)}-{LONG.get(self.target, self.target)}" / self.method
+            return cells / folder_name(self.target, options, shorten=False) / "ppo"
+        source = TOGETHER.join(folder_name(r, options, shorten=True) for r in source_robots(self.source))
+        return cells / f"{source}-{folder_name(self.target, options, shorten=True)}" / self.method
 
     def command(self, protocol: Protocol) -> List[str]:
         """The self-contained `python -m mjx_mikt.run` line of this cell."""
