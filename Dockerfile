@@ -45,4 +45,4 @@ WORKDIR /runs
 EXPOSE 6006
 ENTRYPOINT ["/usr/local/bin/entrypoint.sh"]
 # The accelerator preset: the paper's optimisation (976 updates at 2M steps) from 64 envs x 32 steps.
-CMD ["--target", "CentipedeEight", "--preset", "paper-wide"]
+CMD ["--target", "CentipedeEight", "--preset", "wide-256x16"]

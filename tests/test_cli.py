@@ -95,7 +95,7 @@ def _bad(argv, tmp_path, capsys, expected):
     (["--method", "ppo", "--target", "CentipedeFour", "--num-envs", "3", "--rollout-length", "10",
       "--num-minibatches", "4"], "cannot be split into 4 equal minibatches"),
     (["--method", "bogus"], "unknown method"),
-    (["--preset", "fast"], "unknown preset 'fast'; choose one of: paper, paper-exact, paper-wide, wide-256x16, wide-1024x8, gpu"),
+    (["--preset", "fast"], "unknown preset 'fast'; choose one of: paper, paper-exact, paper-wide, wide-256x16, wide-1024x8"),
     (["--backend", "gpu"], "unknown backend 'gpu'; choose one of: auto, mjx, mujoco, mjx-warp"),
     (["--mixing", "sum"], "unknown mixing 'sum'; choose one of: code, paper"),
     (["--value-coupling", "step"], "unknown value coupling 'step'"),
@@ -297,6 +297,18 @@ def test_a_preset_sets_its_mixing_rate_and_a_flag_overrides_it():
     assert mikt("--preset", "wide-256x16").mix_lr_scale == 6.0
     assert mikt("--preset", "wide-1024x8", "--mix-lr-scale", "1").mix_lr_scale == 1.0
     assert mikt("--preset", "wide-256x16", "--coefficients", "high").mix_lr_scale == 6.0
+
+
+def test_a_wide_preset_transfer_gets_a_note_and_a_short_paper_one_the_warning():
+    from mjx_mikt import run as cli
+    from mjx_mikt.config import paper_comparison_warning
+
+    def said(*argv):
+        return paper_comparison_warning(cli.config_from_args(cli.build_parser().parse_args(list(argv))))
+
+    assert said("--preset", "wide-256x16").startswith("note: preset wide-256x16 trains with 488 updates of 4,096")
+    assert said("--preset", "paper-wide", "--timesteps", "2e5").startswith("warning: 97 updates")
+    assert said("--preset", "paper") == said("--preset", "wide-256x16", "--method", "ppo") == ""
 
 
 def test_counts_take_scientific_notation_and_help_has_no_empty_default():
