@@ -95,7 +95,7 @@ def provenance() -> dict:
 
     main = sys.modules.get("__main__")
     module = getattr(getattr(main, "__spec__", None), "name", None)  # `python -m mjx_mikt.run`: the module
-    command = [sys.executable] + (["-m", module] + sys.argv[1:] if module else sys.argv)
+    command = ["-m", module] + sys.argv[1:] if module else sys.argv
     commit, dirty = None, None
     root = Path(__file__).resolve().parents[1]
     if (root / ".git").exists():
@@ -113,7 +113,7 @@ def provenance() -> dict:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
-    return {"command": shlex.join(command), "git_commit": commit, "git_dirty": dirty, "versions": versions}
+    return {"command": f"{interpreter()} {shlex.join(command)}", "git_commit": commit, "git_dirty": dirty, "versions": versions}
 
 
 def write_config(run_dir: Path, config: Config) -> None:

@@ -104,8 +104,12 @@ def find_divergence(metrics: Dict[str, np.ndarray], first_update: int) -> str:
 
 
 def interpreter() -> str:
-    """The Python running this program, for the commands a run prints (a bare `python` may not be the venv's)."""
-    return shlex.quote(sys.executable or "python")
+    """The Python running this program, for the commands a run prints and records (a bare `python` may not be
+    the venv's): relative to the working directory when it lies under it (`.venv/bin/python`), so that run
+    folders name no machine path."""
+    path = sys.executable or "python"
+    here = os.path.join(os.getcwd(), "")
+    return shlex.quote(path[len(here):] if path.startswith(here) else path)
 
 
 def seed_keys(config: Config) -> jax.Array:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mjx_mikt import run as cli
+from mjx_mikt.loop import interpreter
 from conftest import TINY  # the tiny optimisation; the teacher_run fixture is in conftest too
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,7 +55,7 @@ def test_tiny_teacher_run_leaves_config_events_checkpoint_and_teacher(teacher_ru
     config = json.loads((run_dir / "config.json").read_text())
     assert config["run"]["target"] == "CentipedeFour" and config["run"]["backend"] == "mujoco"
     assert config["ppo"]["num_envs"] == 2
-    assert config["provenance"]["command"].startswith(f"{sys.executable} -m mjx_mikt.run --method ppo")
+    assert config["provenance"]["command"].startswith(f"{interpreter()} -m mjx_mikt.run --method ppo")
     assert list((run_dir / "tb" / "seed_0").glob("events.*"))
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit()) == ["0", "2", "4"]
     assert (store / "CentipedeFour" / "seed_0" / "teacher.msgpack").is_file()
@@ -63,7 +64,7 @@ def test_tiny_teacher_run_leaves_config_events_checkpoint_and_teacher(teacher_ru
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["updates"] == 4 and len(summary["eval_return_per_seed"]) == 1
     assert "steps/s" in out.stderr and "ETA" in out.stderr  # the progress line
-    assert f"view: {sys.executable} -m tensorboard.main --logdir" in out.stdout  # the interpreter that ran
+    assert f"view: {interpreter()} -m tensorboard.main --logdir" in out.stdout  # the interpreter that ran
     videos = list((run_dir / "videos").glob("seed0-episode0-return*.mp4"))  # the final policy, one episode
     assert len(videos) == 1 and videos[0].stat().st_size > 1000, out.stderr[-2000:]
 
@@ -354,7 +355,12 @@ def test_interrupt_hint_names_the_running_interpreter():
 
     from mjx_mikt import loop
 
-    assert loop.interpreter() == __import__("shlex").quote(sys.executable)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "executable", "/opt/env x/bin/python")
+        patch.chdir("/")
+        assert loop.interpreter() == "'opt/env x/bin/python'"  # under the working directory: relative
+        patch.chdir(Path(__file__).parent)
+        assert loop.interpreter() == "'/opt/env x/bin/python'"  # elsewhere: as it is
     assert "{interpreter()} -m mjx_mikt.run --resume" in inspect.getsource(loop.run_training)
 
 
