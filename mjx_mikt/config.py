@@ -92,7 +92,7 @@ class MIKTConfig:
     coupling_start: float = option(0.45, 'training fraction where the coupling starts ramping up')
     coupling_end: float = option(0.9, 'training fraction where coupling is full and the teacher is dropped')
     mix_lr_scale: float = option(1.0, "learning-rate multiplier of the mixing logits [a, b] (1: the paper's). "
-                                      "Adam moves a logit by about the rate per step, so a wide batch, with ~40x "
+                                      "Adam moves a logit by about the rate per step, so a wide batch, with ~20x "
                                       "fewer SGD steps through the coupling ramp, needs it raised to bring p_s "
                                       "near 1 before the teacher is dropped; the wide presets set 6 (docs/scale.md)")
     init_student_logit: float = option(-0.1, 'initial a in [p_s, p_t] = softmax([a, b])')
