@@ -55,6 +55,16 @@ def test_dry_run_prints_every_job_with_its_dependency_without_slurm(tmp_path, mo
     assert not out.exists()  # nothing written
 
 
+def test_a_cell_with_several_teachers_waits_for_each_teachers_job(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert experiments.main(["run", "multi", "--launcher", "slurm", "--dry-run", "--out", str(tmp_path / "o")]) == 0
+    text = capsys.readouterr().out
+    together = [line for line in text.splitlines() if line.startswith("job_Four_Six_Eight_mikt=")]
+    assert len(together) == 1
+    assert "--dependency=afterok:$job_CentipedeFour_ppo:$job_CentipedeSix_ppo " in together[0]
+    assert "# Four+Six->Eight mikt, after Four ppo and Six ppo (its teachers)" in text
+
+
 def test_dry_run_goes_with_the_slurm_launcher(capsys):
     assert experiments.main(["run", "fig3", "--dry-run"]) == 2
     assert "--launcher slurm" in capsys.readouterr().err

@@ -4,8 +4,8 @@
                                             [--cpus-per-cell 2] [--gpus-per-cell 0] [--dry-run]
 
 `submit` writes one job script per cell to `<out>/slurm/<key>.sh` and hands it to `sbatch`; the
-transfer cells of a source wait for that source's PPO cell (its teachers) with
-`--dependency=afterok:<job>`. The job ids go to `<out>/slurm/jobs.json`, so running the same command
+transfer cells of a source wait for the PPO cells of its source robots (their teachers; two for a
+'Four+Six' source) with `--dependency=afterok:<job>[:<job>]`. The job ids go to `<out>/slurm/jobs.json`, so running the same command
 again submits only the cells that are neither done nor still in the queue. Each cell logs to
 `<out>/slurm/<key>.log` (appended to across requeues).
 
@@ -63,11 +63,11 @@ def key(cell: grid.Cell, protocol: grid.Protocol) -> str:
     return cell.folder(protocol).relative_to(protocol.out / "cells").as_posix().replace("/", "_")
 
 
-def teacher_of(cell: grid.Cell, cells: Sequence[grid.Cell]) -> Optional[grid.Cell]:
-    """The PPO cell in `cells` whose seeds are `cell`'s teachers (None for a PPO cell)."""
-    if cell.method == "ppo":
-        return None
-    return next((c for c in cells if c.method == "ppo" and c.teachers and c.target == cell.source), None)
+def teachers_of(cell: grid.Cell, cells: Sequence[grid.Cell]) -> List[grid.Cell]:
+    """The PPO cells in `cells` whose seeds are `cell`'s teachers, one per source robot, in the source's
+    order ('Four+Six': Four's, then Six's); empty for a PPO cell."""
+    sources = grid.source_robots(cell.source) if cell.method != "ppo" else ()
+    return [c for robot in sources for c in cells if c.method == "ppo" and c.teachers and c.target == robot]
 
 
 def load_record(protocol: grid.Protocol) -> Dict:
@@ -126,7 +126,7 @@ def spec(cell: grid.Cell, protocol: grid.Protocol) -> str:
     return json.dumps({"protocol": fields, "cell": dataclasses.asdict(cell)}, separators=(",", ":"))
 
 
-def script(cell: grid.Cell, protocol: grid.Protocol, options: Options, teacher: Optional[grid.Cell]) -> str:
+def script(cell: grid.Cell, protocol: grid.Protocol, options: Options, teachers: Sequence[grid.Cell] = ()) -> str:
     """The batch script of one cell (resources, log, requeue, the signal before the time limit)."""
     name = key(cell, protocol)
     log = (folder(protocol) / f"{name}.log").resolve()
@@ -138,7 +138,7 @@ def script(cell: grid.Cell, protocol: grid.Protocol, options: Options, teacher: 
     directives += [f"--gres=gpu:{options.gpus_per_cell}"] * bool(options.gpus_per_cell)
     python = sys.executable or "python"
     lines = ["#!/bin/bash"] + [f"#SBATCH {d}" for d in directives] + [
-        f"# {cell.label}" + (f", after {teacher.label} (its teachers)" if teacher else "")
+        f"# {cell.label}" + (f", after {' and '.join(t.label for t in teachers)} (its teachers)" if teachers else "")
         + f"; protocol {protocol.out}. It runs",
         f"#   {shlex.join(cell.command(protocol))}",
         "# or --resume FOLDER when the folder holds a checkpoint, or nothing when the cell is done.",
@@ -175,13 +175,13 @@ def submit(groups: Dict[str, Tuple[grid.Protocol, List[grid.Cell]]], options: Op
                 print(f"{prefix}{cell.label:<28} already in the queue: job {known} {in_words(*jobs[known])}",
                       file=out)
                 continue
-            teacher = teacher_of(cell, cells)
-            after = [ids[teacher]] if teacher in ids else []
-            text = script(cell, protocol, options, teacher if after else None)
+            waits_for = [t for t in teachers_of(cell, cells) if t in ids]  # teachers done before: no wait
+            after = [ids[t] for t in waits_for]
+            text = script(cell, protocol, options, waits_for)
             path = folder(protocol) / f"{name}.sh"
             if dry_run:
                 ids[cell] = "$job_" + re.sub(r"\W", "_", name)
-                dependency = f" --dependency=afterok:{after[0]}" if after else ""
+                dependency = f" --dependency=afterok:{':'.join(after)}" if after else ""
                 print(f"#### {path}\n{text}{ids[cell][1:]}=$(sbatch --parsable{dependency} {path})\n", file=out)
                 continue
             folder(protocol).mkdir(parents=True, exist_ok=True)
@@ -189,12 +189,12 @@ def submit(groups: Dict[str, Tuple[grid.Protocol, List[grid.Cell]]], options: Op
             ids[cell] = sbatch(path, after)
             record["cells"][name] = {"label": cell.label, "job_id": ids[cell], "script": str(path),
                                      "log": str(folder(protocol) / f"{name}.log"), "submitted": time.time(),
-                                     "after": [key(teacher, protocol)] if after else [],
+                                     "after": [key(t, protocol) for t in waits_for],
                                      "after_jobs": after}
             write_atomic(folder(protocol) / "jobs.json", json.dumps(record, indent=1) + "\n")
             submitted += 1
             print(f"{prefix}{cell.label:<28} submitted: job {ids[cell]}"
-                  + (f" after job {after[0]} ({teacher.label})" if after else "")
+                  + "".join(f" after job {ids[t]} ({t.label})" for t in waits_for)
                   + f", log {folder(protocol) / (name + '.log')}", file=out, flush=True)
     if not dry_run:
         print(f"{submitted} job(s) submitted; `status` shows where they stand", file=out)
