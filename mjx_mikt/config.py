@@ -126,8 +126,8 @@ class RunConfig:
     source: Tuple[str, ...] = option(("CentipedeFour",), 'teacher robot(s), names or .xml files, comma separated; '
                                                          'several give MIKT several teachers')
     task_options: str = option("", "KEY=VALUE,... of the generic task of every robot given as a .xml file "
-                                   "(e.g. min_height=0.5,ctrl_cost_weight=0.1; an unknown key lists them all; "
-                                   "README, Your own robot)")
+                                   "(e.g. min_height=0.5,ctrl_cost_weight=0.1; an unknown key lists them all); "
+                                   "they override those of a robot.toml beside robot.xml (README, Your own robot)")
     method: Method = option("mikt", "training method: mikt and its ablations, mlpp (the paper's baseline) or ppo from scratch")
     preset: Preset = option("paper", "PPO hyper-parameter preset: " + "; ".join(
         f"{name} = {text}" for name, text in PRESET_HELP.items()))

@@ -140,6 +140,34 @@ def test_identity_is_the_stem_and_the_hash_of_content_and_changed_options(tmp_pa
     assert envs.robot_id(str(tmp_path / "robot.xml")) != same
 
 
+def test_a_toml_beside_the_file_sets_task_options_that_code_and_flags_override(tmp_path, capsys):
+    from mjx_mikt.envs import mjcf
+
+    robot = tmp_path / "cheetah.xml"
+    robot.write_text(gymnasium_asset("half_cheetah.xml").read_text())
+    plain = envs.robot_id(str(robot))
+    (tmp_path / "cheetah.toml").write_text("min_height = 0.5\nforward_weight = 2\n")
+    task = envs.make(str(robot), backend="mujoco").task
+    assert (task.min_height, task.forward_weight) == (0.5, 2.0)
+    # the file's options are part of the robot: another identity, the same one through every way in
+    with_file = envs.robot_id(str(robot))
+    assert with_file != plain and with_file == mjcf.file_identity(robot)
+    assert with_file == mjcf.file_identity(robot, min_height="0.5")  # the same value given again
+    envs.register_mjcf("Low", robot, min_height=0.1)
+    assert envs.make("Low", backend="mujoco").task.min_height == 0.1
+    envs.register_mjcf(str(robot), robot, **envs.parse_task_options("min_height=0.25"))  # as the CLI does
+    task = envs.make(str(robot), backend="mujoco").task
+    assert (task.min_height, task.forward_weight) == (0.25, 2.0)
+    # a bad file: one line naming it
+    (tmp_path / "cheetah.toml").write_text("min_height = 'low'\n")
+    _exits_2(["--method", "ppo", "--target", str(robot)], tmp_path, capsys,
+             f"task options file {tmp_path / 'cheetah.toml'}: task option min_height: expected a float")
+    (tmp_path / "cheetah.toml").write_text("speed = 2\n")
+    _exits_2(["--method", "ppo", "--target", str(robot)], tmp_path, capsys, "unknown task option 'speed'")
+    (tmp_path / "cheetah.toml").write_text("min_height = \n")
+    _exits_2(["--method", "ppo", "--target", str(robot)], tmp_path, capsys, f"task options file {tmp_path}")
+
+
 # ------------------------------------------------------------------ errors: one line, exit 2
 NO_ACTUATORS = """<mujoco><worldbody><body pos="0 0 1"><freejoint/><geom size="0.1"/></body></worldbody></mujoco>"""
 NO_ROOT = """<mujoco><worldbody><body><joint name="j" type="hinge"/><geom size="0.1"/></body></worldbody>

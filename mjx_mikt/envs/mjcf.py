@@ -18,6 +18,10 @@ The generic task is built from the model alone (every number below is a `TaskOpt
 With Ant's numbers (ctrl_cost_weight=0.5, contact_cost_weight=5e-4, min_height=0.2,
 max_height=1.0) on Ant's MJCF it is `tasks.AntTask` exactly (tests/test_mjcf.py).
 
+Task options can also sit in a TOML file beside the MJCF (`robot.toml` next to `robot.xml`: top-level
+`key = value` lines, e.g. `min_height = 0.2`); options given in code or with --task-options override
+the file's.
+
 A robot's identity is `<name>-<hash8>`: the name (a file's stem) and the first 8 hex digits of
 the sha256 of the MJCF text and of the options that differ from their defaults. It is the env's
 name and the teacher store's key, so two different files named robot.xml (or one file before and
@@ -30,6 +34,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, Union, get_args, get_origin, get_type_hints
@@ -326,10 +331,35 @@ def read_xml(xml: Union[str, Path]) -> Tuple[str, str]:
         raise MjcfError(f"cannot read robot file {path}: {getattr(err, 'strerror', None) or err}") from None
 
 
+def options_beside(xml: Union[str, Path]) -> Dict[str, Any]:
+    """The task options in the TOML file beside an MJCF path (`robot.toml` for `robot.xml`); {} for MJCF
+    text or without one. MjcfError, one line, naming the file, for bad TOML or an unknown option."""
+    if isinstance(xml, str) and xml.lstrip().startswith("<"):
+        return {}
+    path = Path(xml).with_suffix(".toml")
+    if not path.is_file():
+        return {}
+    try:
+        values = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise MjcfError(f"task options file {path}: {err}") from None
+    try:
+        task_options(**values)
+    except MjcfError as err:
+        raise MjcfError(f"task options file {path}: {err}") from None
+    return values
+
+
+def resolve_options(xml: Union[str, Path], options: Dict[str, Any]) -> TaskOptions:
+    """TaskOptions of a robot: the TOML beside its file (`options_beside`), overridden by `options`."""
+    return task_options(**{**options_beside(xml), **options})
+
+
 def load_robot(name: str, xml: Union[str, Path], **options) -> MjcfRobot:
-    """Read, compile and check an MJCF robot (MjcfError, one line: no parse, no actuators, no root)."""
+    """Read, compile and check an MJCF robot (MjcfError, one line: no parse, no actuators, no root).
+    options: task options, over those of the TOML beside the file."""
     text, label = read_xml(xml)
-    resolved = task_options(**options)
+    resolved = resolve_options(xml, options)
     try:
         model = mujoco.MjModel.from_xml_string(text)
     except Exception as err:  # mujoco raises ValueError with the parser's message
@@ -351,4 +381,4 @@ def identity(name: str, text: str, options: TaskOptions) -> str:
 def file_identity(path: Union[str, Path], **options) -> str:
     """The identity `load_robot(path, path, **options)` gives, from the file's text alone (nothing compiled:
     cheap enough to name folders with). MjcfError, one line, for a file that cannot be read."""
-    return identity(str(path), read_xml(Path(path))[0], task_options(**options))
+    return identity(str(path), read_xml(Path(path))[0], resolve_options(Path(path), options))
