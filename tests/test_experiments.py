@@ -11,14 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mjx_mikt import run as cli
 from mjx_mikt.experiments import __main__ as experiments
 from mjx_mikt.experiments import grid, report
+from tiny_grid import TINY_ARGS, RecordingRunner
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["--num-envs=2", "--rollout-length=32", "--num-minibatches=2", "--update-epochs=1", "--eval-episodes=1",
-        "--eval-max-steps=10", "--eval-every=2", "--checkpoint-every=2", "--updates-per-chunk=2", "--no-video"]
-TINY_ARGS = [f"--run-arg={flag}" for flag in TINY] + ["--seeds", "2", "--timesteps", str(4 * 64)]
 
 
 def test_list_names_the_figures(capsys):
@@ -141,11 +138,8 @@ def tiny_experiment(tmp_path_factory):
     """fig3 on one pair x {mikt, ppo}, 2 seeds, 4 updates, cells run in this process (three cells: each
     costs a compile, so one pair is enough to test the order, the skip and the per-seed teachers)."""
     out = tmp_path_factory.mktemp("exp")
-    calls = []
-
-    def runner(argv):
-        calls.append(list(argv))
-        return cli.main(argv)
+    runner = RecordingRunner()
+    calls = runner.calls
 
     argv = ["run", "fig3", "--pairs", "Four:Six", "--methods", "mikt,ppo", "--out", str(out)] + TINY_ARGS
     assert experiments.main(argv, runner=runner) == 0
@@ -245,11 +239,8 @@ def test_other_protocol_in_the_same_folder_is_refused(tiny_experiment, capsys):
 
 def test_shapes_trains_one_ppo_cell_per_preset_and_reports_them(tmp_path):
     """`run shapes`: PPO on CentipedeFour in the paper and paper-wide protocol folders, then the comparison."""
-    calls = []
-
-    def runner(argv):
-        calls.append(list(argv))
-        return cli.main(argv)
+    runner = RecordingRunner()
+    calls = runner.calls
 
     argv = ["run", "shapes", "--out", str(tmp_path)] + TINY_ARGS
     assert experiments.main(argv, runner=runner) == 0

@@ -14,11 +14,9 @@ from mjx_mikt import run as cli
 from mjx_mikt.config import ConfigError
 from mjx_mikt.experiments import __main__ as experiments
 from mjx_mikt.experiments import grid, multi, report
+from tiny_grid import TINY_ARGS, RecordingRunner
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["--num-envs=2", "--rollout-length=32", "--num-minibatches=2", "--update-epochs=1", "--eval-episodes=1",
-        "--eval-max-steps=10", "--eval-every=2", "--checkpoint-every=2", "--updates-per-chunk=2", "--no-video"]
-TINY_ARGS = [f"--run-arg={flag}" for flag in TINY] + ["--seeds", "2", "--timesteps", str(4 * 64)]
 
 
 def test_a_source_of_several_robots_parses_and_prints_one_command(tmp_path, capsys):
@@ -179,11 +177,8 @@ def tiny_multi(tmp_path_factory):
     """`run multi` on Four:Eight and Four+Six:Eight, MIKT only: PPO on CentipedeFour and CentipedeSix (the
     teachers), MIKT with the CentipedeFour teacher, MIKT with both; 2 seeds, 4 updates, in this process."""
     out = tmp_path_factory.mktemp("multi")
-    calls = []
-
-    def runner(argv):
-        calls.append(list(argv))
-        return cli.main(argv)
+    runner = RecordingRunner()
+    calls = runner.calls
 
     argv = ["run", "multi", "--pairs", "Four:Eight,Four+Six:Eight", "--methods", "mikt", "--out", str(out)] + TINY_ARGS
     assert experiments.main(argv, runner=runner) == 0

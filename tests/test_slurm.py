@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from mjx_mikt.experiments import __main__ as experiments
+from tiny_grid import TINY
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = ("sbatch", "srun", "squeue", "scancel", "scontrol", "slurmctld", "slurmd", "munged")
@@ -26,10 +27,10 @@ MISSING = [tool for tool in TOOLS if not shutil.which(tool)]
 needs_slurm = pytest.mark.skipif(
     bool(MISSING) or os.geteuid() != 0,
     reason=f"no {', '.join(MISSING)} (apt-get install slurm-wlm munge)" if MISSING else "the test cluster runs as root")
-# 64 updates of 2 envs x 32 steps, a checkpoint every 2: a cell is mostly its start-up and compile
-TINY = ["--num-envs=2", "--rollout-length=32", "--num-minibatches=2", "--update-epochs=1", "--eval-episodes=1",
-        "--eval-max-steps=10", "--eval-every=16", "--checkpoint-every=2", "--updates-per-chunk=2", "--no-video"]
-PROTOCOL = ["--seeds", "1", "--timesteps", "4096"] + [f"--run-arg={flag}" for flag in TINY]
+# 64 updates of 2 envs x 32 steps, a checkpoint every 2, an eval every 16: a cell is mostly its start-up
+# and compile
+PROTOCOL = ["--seeds", "1", "--timesteps", "4096"] + [
+    f"--run-arg={flag if not flag.startswith('--eval-every') else '--eval-every=16'}" for flag in TINY]
 
 
 # ------------------------------------------------------------------ without Slurm
