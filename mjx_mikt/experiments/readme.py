@@ -44,8 +44,8 @@ SUMMARY_FIGURES = (("fig3", ("mikt", "ppo", "mlpp")), ("fig4", ("mikt-no-mi", "m
 def summary_table(data: Dict) -> List[str]:
     """One row per (figure, pair, method) measured, over every figure report of a protocol folder
     (`data`: {figure: report}); Fig. 3's pairs with no cell say so."""
-    lines = ["| figure | pair | method | final (paper curve) | eval (deterministic) | /PPO final | status |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| figure | pair | method | final (paper curve) | eval (deterministic) | /PPO final | status "
+             "| the authors' PPO on the student |", "|---|---|---|---|---|---|---|---|"]
     shown = set()
     for figure, methods in SUMMARY_FIGURES:
         found = data.get(figure, {"pairs": []})["pairs"]
@@ -55,7 +55,7 @@ def summary_table(data: Dict) -> List[str]:
         for key in order:
             pair, name = pairs.get(key), f"{grid.LONG.get(key[0], key[0])} → {grid.LONG.get(key[1], key[1])}"
             if pair is None or not pair["methods"]:
-                lines.append(f"| {figure} | {name} | - | not run yet | | | |")
+                lines.append(f"| {figure} | {name} | - | not run yet | | | | |")
                 continue
             ppo_final = (pair["methods"].get("ppo") or {}).get("final", {}).get("mean")
             for method in methods:
@@ -65,8 +65,10 @@ def summary_table(data: Dict) -> List[str]:
                 shown.add((key, method))
                 final = entry["final"]["mean"]
                 ratio = f"{final / ppo_final:.2f}" if final is not None and ppo_final else "-"
+                authors = report.authors_range(key[1]) if method == "ppo" else ""
                 lines.append(f"| {figure} | {name} | {method} | {report.mean_std_text(entry['final'])} | "
-                             f"{report.mean_std_text(entry.get('eval_return'))} | {ratio} | {entry['status']} |")
+                             f"{report.mean_std_text(entry.get('eval_return'))} | {ratio} | {entry['status']} | "
+                             f"{authors} |")
     return lines
 
 # block name -> the table's lines from the report's JSON

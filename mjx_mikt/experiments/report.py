@@ -223,9 +223,14 @@ def teachers_text(pair: Dict) -> Dict[str, str]:
     out = {"seeds": ", ".join(str(t["seed"]) for t in pair["teachers"])}
     for key in ("episode_return_100", "eval_return"):
         out[key] = ", ".join("-" if t[key] is None else f"{t[key]:,.0f}" for t in pair["teachers"])
-    authors = AUTHORS_TEACHER_RETURNS.get(pair["source"])
-    out["authors"] = f"{authors[0]:,}-{authors[1]:,}" if authors else "-"
+    out["authors"] = authors_range(pair["source"])
     return out
+
+
+def authors_range(robot: str) -> str:
+    """The range of returns the authors' PPO reached on `robot` at 2M steps, as text ("-" if none)."""
+    authors = AUTHORS_TEACHER_RETURNS.get(robot)
+    return f"{authors[0]:,}-{authors[1]:,}" if authors else "-"
 
 
 def markdown(report: Dict) -> str:
@@ -246,6 +251,9 @@ def markdown(report: Dict) -> str:
                       f"training return (last 100 episodes) {t['episode_return_100']}; "
                       f"deterministic evaluation {t['eval_return']}{theirs}", ""]
         lines += pair_table(pair)
+        authors = authors_range(pair["target"])
+        if "ppo" in pair["methods"] and authors != "-":
+            lines += ["", f"The authors' PPO on {pair['target']} reached {authors} at 2M steps (5 seeds, SPEC §3)."]
         ratios = [f"MIKT/{b.upper()} {k} {pair[f'mikt_over_{b}_{k}']}" for b in ("ppo", "mlpp")
                   for k in ("final", "auc") if pair.get(f"mikt_over_{b}_{k}") is not None]
         lines += ["", ("Ratios: " + ", ".join(ratios)) if ratios else "", ""]
