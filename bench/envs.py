@@ -2,10 +2,11 @@
 
     python -m bench.envs [--robots ...] [--backends mujoco mjx mjx-warp] [--batches 64 256 1024] [--steps N]
 
-Env-steps/s counts control steps (5 substeps for the centipedes and Ant)
-summed over the batch. `--native` adds the reference: native MuJoCo's
-`mujoco.batch.Batch` stepped from a Python loop, outside JAX. MJX and MuJoCo-Warp run with the
-solver / line-search iterations a training run uses (`RunConfig`'s defaults) unless overridden.
+Env-steps/s counts control steps (5 substeps for the centipedes and Ant) summed over the batch.
+`--native` adds the reference: native MuJoCo's `mujoco.batch.Batch` stepped from a Python loop,
+outside JAX, and each backend's ratio to it ("of native": for the jitted native step, the share of
+the physics speed the JAX glue leaves). MJX and MuJoCo-Warp run with the solver / line-search
+iterations a training run uses (`RunConfig`'s defaults) unless overridden.
 """
 
 from __future__ import annotations
@@ -104,9 +105,15 @@ def main(argv=None) -> int:
                 if backend == "mjx-warp":
                     options["max_worlds"] = batch  # contact capacity for one call of the whole batch
                 rows.append(measure(robot, backend, batch, args.steps, **options))
-            for row in rows[-(len(args.backends) + args.native):]:
+            group = rows[-(len(args.backends) + args.native):]
+            native = group[0]["env_steps_per_s"] if args.native else None
+            for row in group:
+                if native and row["backend"] != "native-outside-jax":
+                    row["of_native"] = row["env_steps_per_s"] / native  # the glue ratio (issue 30: >= 0.90)
+                ratio = f"  {row['of_native']:.2f} of native" if "of_native" in row else ""
                 print(f"{row['robot']:>16} {row['backend']:>18} batch {row['batch']:>5}: "
-                      f"{row['env_steps_per_s']:>9,.0f} env-steps/s  compile {row['compile_s']:.1f} s", flush=True)
+                      f"{row['env_steps_per_s']:>9,.0f} env-steps/s  compile {row['compile_s']:.1f} s{ratio}",
+                      flush=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(rows, indent=2))

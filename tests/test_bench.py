@@ -106,3 +106,17 @@ def test_bench_writes_each_row_as_it_goes_and_stops_at_its_time_limit(tmp_path, 
     assert len(report["physics"]) == 2 and report["training"] == []
     assert len(report["not_measured"]) == 4 + 6 and "1-minute limit" in report["stopped"]
     assert "Not measured (the 1-minute limit)" in next(tmp_path.glob("*.md")).read_text()
+
+
+def test_bench_envs_gives_each_backend_its_ratio_to_native_physics(tmp_path, capsys):
+    import json
+
+    from bench import envs
+
+    assert envs.main(["--robots", "CentipedeFour", "--batches", "2", "--steps", "3", "--native",
+                      "-o", str(tmp_path / "rows.json")]) == 0
+    native, jitted = json.loads((tmp_path / "rows.json").read_text())
+    assert (native["backend"], jitted["backend"]) == ("native-outside-jax", "mujoco")
+    assert "of_native" not in native
+    assert jitted["of_native"] == jitted["env_steps_per_s"] / native["env_steps_per_s"] > 0
+    assert f"{jitted['of_native']:.2f} of native" in capsys.readouterr().out
