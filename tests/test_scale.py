@@ -50,8 +50,10 @@ def _fake_cell(folder: Path, steps_per_update: int, curve, evals, seeds=2, p_s=N
 
 def test_report_reaches_the_baseline_at_the_first_step_of_the_seed_mean_and_divides_by_the_bench(tmp_path):
     # an ablation of the wide preset: MIKT with another mixing rate, compared with the preset's PPO cell
+    # and a longer budget: its own update count, no ratio to the preset's (shorter) PPO cell
     study = dataclasses.replace(scale.STUDIES["scale"], ablations=(
-        ("wide-256x16", "mixing rate x1", str(tmp_path / "ablation")),))
+        ("wide-256x16", "mixing rate x1", str(tmp_path / "ablation")),
+        ("wide-256x16", "2x env steps", str(tmp_path / "longer"))))
     protocols = {p: Protocol(out=tmp_path / p, seeds=2, timesteps=40, preset=p) for p in ("paper", "wide-256x16")}
     # baseline MIKT: final (last 10% of 10 updates = the last one) 100, final eval 200
     _fake_cell(tmp_path / "paper/cells/Four-Eight/mikt", 4, [0, 10, 20, 30, 40, 50, 60, 70, 80, 100],
@@ -61,6 +63,7 @@ def test_report_reaches_the_baseline_at_the_first_step_of_the_seed_mean_and_divi
     _fake_cell(tmp_path / "wide-256x16/cells/Four-Eight/mikt", 8, [0, 100, 150, 150, 150], [50, 250, 250, 250, 250],
                p_s=[0.5, 0.6, 0.7, 0.8, 0.9], mikt={"coupling_end": 0.5, "mix_lr_scale": 6.0})
     _fake_cell(tmp_path / "ablation", 8, [0, 0, 0, 0, 75], [50] * 5)
+    _fake_cell(tmp_path / "longer", 8, [0, 0, 0, 0, 75, 80, 90, 100, 110, 120], [50] * 10)
     _fake_cell(tmp_path / "wide-256x16/cells/CentipedeEight/ppo", 8, [50] * 5, [100] * 5)
     bench = tmp_path / "cell-scale.jsonl"
     bench.write_text("\n".join(json.dumps(r) for r in (
@@ -78,13 +81,16 @@ def test_report_reaches_the_baseline_at_the_first_step_of_the_seed_mean_and_divi
     assert wide["mikt_over_ppo"] == {"final": 3.0, "auc": round(110 / 50, 3), "eval": 2.5}
     assert wide["updates"] == 40 // 4096 and data["presets"]["paper"]["throughput_per_seed"] == {}
     assert mikt["p_s_at_switch"] == [0.7] and mikt["mix_lr_scale"] == 6.0
-    [ablation] = data["ablations"]
+    ablation, longer = data["ablations"]
     assert ablation["mikt_over_ppo"]["final"] == 1.5 and ablation["mix_lr_scale"] == 1.0
+    assert "mikt_over_ppo" not in longer and longer["to_baseline"]["paper"]["steps"] == 64
     lines = scale.table(data)
     assert any(line.startswith("| wide-256x16 | 256 x 16 | 512 x 4, 0.001, x6 |") and "| 0.7 |" in line
                and "| 16 steps, 0.1 min |" in line for line in lines)
     assert any(line.startswith("| wide-256x16, mixing rate x1 | 256 x 16 | 512 x 4, 0.001, x1 |")
                and "| 1.5, 0.5 |" in line for line in lines)
+    [row] = [line for line in lines if line.startswith("| wide-256x16, 2x env steps |")]
+    assert "| 10 (320) | mikt |" in row and "| 64 steps, 0.3 min |" in row and "| - |" in row
     written = scale.write(study, protocols, tmp_path / "report", bench)
     assert scale.rebuild(json.loads(written["json"].read_text()), study) == data
     assert written["figure"].is_file()

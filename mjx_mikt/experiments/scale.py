@@ -32,7 +32,7 @@ from mjx_mikt.checkpoint import write_atomic
 from mjx_mikt.config import PRESETS, preset_mikt
 from mjx_mikt.experiments import report as reports
 from mjx_mikt.experiments.comparisons import Variant, protocol_folder
-from mjx_mikt.experiments.grid import Cell, Experiment, Protocol, cells_of
+from mjx_mikt.experiments.grid import Cell, Experiment, Protocol, cells_of, planned_updates
 
 # the deterministic evaluation every ~100k env steps per seed, whatever the batch (the paper preset's 50 updates)
 EVAL_EVERY_STEPS = 102_400
@@ -63,7 +63,8 @@ class Study:
 STUDIES: Dict[str, Study] = {s.name: s for s in (
     Study("scale", "Wide batches: MIKT CentipedeFour -> CentipedeEight and PPO from scratch, per preset",
           "CentipedeFour", "CentipedeEight", ("paper", "wide-256x16", "wide-1024x8"),
-          ablations=(("wide-256x16", "mixing rate x1", "results/scale-pilots/wide-256x16-mix1"),)),
+          ablations=(("wide-256x16", "mixing rate x1", "results/scale-pilots/wide-256x16-mix1"),
+                     ("wide-256x16", "4M env steps", "results/scale-pilots/wide-256x16-4M"))),
 )}
 
 
@@ -157,14 +158,16 @@ def build(study: Study, protocols: Dict[str, Protocol], throughput_path: Optiona
     for preset, change, folder in study.ablations:
         found = reports.folder_entry(Path(folder)) if preset in out["presets"] else None
         if found is not None:
-            out["ablations"].append(dict(found, preset=preset, change=change, method="mikt", target=study.target))
+            config = json.loads((Path(folder) / "config.json").read_text())
+            out["ablations"].append(dict(found, preset=preset, change=change, method="mikt", target=study.target,
+                                         planned_updates=planned_updates(config)))
     for name, entry in out["presets"].items():
         cells = {e["method"]: e for e in entry["cells"].values() if e["target"] == study.target}
         variants = [(cells, entry)] + [({"mikt": a, "ppo": cells.get("ppo")}, a)
                                        for a in out["ablations"] if a["preset"] == name]
         for students, holder in variants:
             mikt, ppo = students.get("mikt"), students.get("ppo")
-            if mikt and ppo and mikt["status"] == ppo["status"] == "done":
+            if mikt and ppo and mikt["status"] == ppo["status"] == "done" and mikt["env_steps"] == ppo["env_steps"]:
                 holder["mikt_over_ppo"] = {k: _ratio(mikt[k]["mean"], ppo[k]["mean"]) for k in ("final", "auc")}
                 holder["mikt_over_ppo"]["eval"] = _ratio(mikt["eval_return"]["mean"], ppo["eval_return"]["mean"])
             if mikt:
@@ -205,9 +208,11 @@ def table(data: Dict) -> List[str]:
             speed = entry["throughput_per_seed"].get(e["method"])
             reach = [_reach_text(e["to_baseline"][c]) for c in ("paper", "eval")]
             rate = f"x{e['mix_lr_scale']:g}" if e.get("mix_lr_scale") is not None else "-"
+            updates = e["planned_updates"] if holder is e else entry["updates"]  # an ablation may train longer
+            sgd_steps = updates * PRESETS[name].update_epochs * PRESETS[name].num_minibatches
             lines.append(
                 f"| {shown} | {o['shape']} | {o['minibatch']} x {o['epochs']}, {o['learning_rate']:g}, {rate} | "
-                f"{entry['updates']} ({entry['sgd_steps']:,}) | {e['method']} | "
+                f"{updates} ({sgd_steps:,}) | {e['method']} | "
                 f"{reports.mean_std_text(e.get('final'))} | {reports.mean_std_text(e.get('auc'))} | "
                 f"{reports.mean_std_text(e.get('eval_return'))} | {ratio_text if e['method'] == 'mikt' else ''} | "
                 f"{' / '.join(map(str, p_s)) if p_s else ''} | "
