@@ -112,8 +112,8 @@ PRESET_HELP: Dict[str, str] = {
                    "of the paper preset's on the deterministic evaluation, below it on the training curve "
                    "(docs/scale.md)",
     "wide-1024x8": "wide batch, 1024 envs x 8 steps, 8 minibatches x 4 epochs, lr 2e-3, mixing rate x6: "
-                   "244 updates at 2M "
-                   "(the scale study's candidate with the fewest sequential updates; not measured yet)",
+                   "244 updates at 2M, 8,192 samples each; needs more than 2M steps (at 2M its MIKT student "
+                   "leads PPO from scratch but trails every other preset; docs/scale.md)",
 }
 
 
