@@ -95,6 +95,9 @@ class MIKTConfig:
                                       "Adam moves a logit by about the rate per step, so a wide batch, with ~20x "
                                       "fewer SGD steps through the coupling ramp, needs it raised to bring p_s "
                                       "near 1 before the teacher is dropped; the wide presets set 6 (docs/scale.md)")
+    encoder_lr_scale: float = option(1.0, "learning-rate multiplier of the encoders phi and the MI decoders q_omega "
+                                          "(1: the paper's); with a wide batch's ~20x fewer SGD steps L_MI is far "
+                                          "less optimised (docs/scale.md)")
     init_student_logit: float = option(-0.1, 'initial a in [p_s, p_t] = softmax([a, b])')
     init_teacher_logit: float = option(0.01, 'initial b in [p_s, p_t] = softmax([a, b])')
     encoder_hidden: Tuple[int, ...] = option((64, 64), 'encoder hidden sizes, comma separated')

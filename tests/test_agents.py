@@ -303,3 +303,29 @@ def test_mix_lr_scale_multiplies_only_the_mixing_logits_step():
     for m, a, b in zip(jax.tree.leaves(mask), jax.tree.leaves(steps[1.0]), jax.tree.leaves(steps[4.0])):
         assert float(jnp.abs(a).max()) > 0
         np.testing.assert_allclose(b, 4.0 * a if m else a, rtol=1e-6)
+
+
+def test_encoder_lr_scale_multiplies_only_the_encoders_and_decoders_step():
+    """As the mixing logits' multiplier, for φ and q_ω (the params under 'encoder' and 'mi'), and both
+    multipliers together: each part of the params moves by its own factor."""
+    import dataclasses
+
+    from mjx_mikt.agents.mikt import encoder_mask, mixing_logits_mask
+    from mjx_mikt.config import Config, RunConfig
+    from mjx_mikt.train import Trainer
+
+    paper = mikt_agent()
+    params = init(paper)
+    grads, _ = loss_grad(paper, batch_for(paper, params), coupling=0.5)(params, paper.teacher_params)
+    steps = {}
+    for mix, enc in ((1.0, 1.0), (1.0, 3.0), (2.0, 3.0)):
+        agent = mikt_agent(mikt=dataclasses.replace(MIKT, mix_lr_scale=mix, encoder_lr_scale=enc))
+        config = Config(run=RunConfig(total_timesteps=PPO.batch_size * 10), ppo=PPO, mikt=agent.mikt)
+        optimizer = Trainer(config, env=None, agent=agent).optimizer
+        steps[mix, enc], _ = optimizer.update(grads, optimizer.init(params), params)
+    encoder, mixing = jax.tree.leaves(encoder_mask(params)), jax.tree.leaves(mixing_logits_mask(params))
+    assert sum(encoder) == len(jax.tree.leaves(params["encoder"])) + len(jax.tree.leaves(params["mi"]))
+    base = jax.tree.leaves(steps[1.0, 1.0])
+    for (mix, enc), step in steps.items():
+        for e, m, a, b in zip(encoder, mixing, base, jax.tree.leaves(step)):
+            np.testing.assert_allclose(b, (enc if e else mix if m else 1.0) * a, rtol=1e-6)

@@ -54,6 +54,11 @@ def mixing_logits_mask(params: Params):
         lambda path, _: any(str(getattr(k, "key", "")).startswith("mix_") for k in path), params)
 
 
+def encoder_mask(params: Params):
+    """True at the encoders' and the MI decoders' weights ('encoder', 'mi'), False elsewhere."""
+    return {k: jax.tree.map(lambda _: k in ("encoder", "mi"), v) for k, v in params.items()}
+
+
 def coupling_schedule(fraction, mikt: MIKTConfig) -> jax.Array:
     """Coupling coefficient at training fraction `fraction` (traced or not).
 
@@ -230,10 +235,13 @@ class MIKTAgent:
         return coupling_schedule(fraction, self.mikt)
 
     def update_scaling(self):
-        """The mixing logits' updates times mikt.mix_lr_scale (None at 1, the paper's)."""
-        if self.mikt.mix_lr_scale == 1.0:
+        """The mixing logits' updates times mikt.mix_lr_scale and the encoders' and MI decoders' times
+        mikt.encoder_lr_scale; a stage only for a multiplier other than 1 (None when both are 1, the paper's)."""
+        stages = [optax.masked(optax.scale(scale), mask) for scale, mask in (
+            (self.mikt.mix_lr_scale, mixing_logits_mask), (self.mikt.encoder_lr_scale, encoder_mask)) if scale != 1.0]
+        if not stages:
             return None
-        return optax.masked(optax.scale(self.mikt.mix_lr_scale), mixing_logits_mask)
+        return stages[0] if len(stages) == 1 else optax.chain(*stages)
 
     # ------------------------------------------------------------- reporting
     def diagnostics(self, params: Params) -> Metrics:
