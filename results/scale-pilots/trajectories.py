@@ -15,6 +15,7 @@ CELLS = {
     "paper MIKT": "results/paper-2M/cells/Four-Eight/mikt",
     "wide-256x16 MIKT (mixing x6)": "results/wide-256x16-2M/cells/Four-Eight/mikt",
     "wide-256x16 MIKT (mixing x1)": "results/scale-pilots/wide-256x16-mix1",
+    "wide-256x16 MIKT, 4M env steps": "results/scale-pilots/wide-256x16-4M",
     "wide-1024x8 MIKT": "results/wide-1024x8-2M/cells/Four-Eight/mikt",
     "paper PPO": "results/paper-2M/cells/CentipedeEight/ppo",
     "wide-256x16 PPO": "results/wide-256x16-2M/cells/CentipedeEight/ppo",
@@ -22,7 +23,9 @@ CELLS = {
 COLUMNS = (("episode_return_100", "paper curve", "{:,.0f}"), ("mi_loss", "L_MI", "{:.2f}"),
            ("p_s/policy_0", "p_s layer 0", "{:.3f}"), ("p_s/policy_1", "p_s layer 1", "{:.3f}"),
            ("log_std_mean", "log-std", "{:.2f}"), ("clip_fraction", "clip fraction", "{:.2f}"))
-AT = (250_000, 500_000, 1_000_000, 1_500_000, 1_790_000)  # the last: just before the teacher drop at 90%
+# env steps to show (a cell's rows stop at its length); 1.79M and 3.59M: just before the teacher drop at 90%
+# of a 2M and a 4M cell
+AT = (250_000, 500_000, 1_000_000, 1_500_000, 1_790_000, 3_000_000, 3_590_000)
 
 
 def seed_means(folder: Path):
@@ -44,10 +47,12 @@ def main() -> int:
     print("| cell | env steps | " + " | ".join(label for _, label, _ in COLUMNS) + " |")
     print("|---|---:|" + "---:|" * len(COLUMNS))
     for name, folder in CELLS.items():
+        if not (ROOT / folder / "metrics.csv").is_file():  # a cell not run yet
+            continue
         means = seed_means(ROOT / folder)
         steps = sorted(means)
-        for target in AT:
-            at = next((s for s in steps if s >= target), steps[-1])
+        for target in (t for t in AT if t <= steps[-1]):
+            at = next(s for s in steps if s >= target)
             cells = [fmt.format(means[at][c]) if means[at][c] is not None else "-" for c, _, fmt in COLUMNS]
             print(f"| {name} | {at:,} | " + " | ".join(cells) + " |")
     return 0
