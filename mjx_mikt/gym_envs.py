@@ -86,7 +86,7 @@ def mjcf_spec(xml: Union[str, Path], task_options: TaskOptionsArg = None) -> Tup
         options = mjcf.parse_task_options(task_options or "")
     else:
         options = dict(task_options)
-    text = isinstance(xml, str) and xml.lstrip().startswith("<")
+    text = mjcf.is_mjcf_text(xml)
     robot = mjcf.load_robot("MJCF" if text else str(xml), xml, **options)
     return robot.identity, robot.xml, robot.n_substeps, robot.task
 

@@ -320,9 +320,14 @@ def other_version(identity_a: str, identity_b: str) -> bool:
     return bool(a and b and a.group(1) == b.group(1) and a.group(2) != b.group(2))
 
 
+def is_mjcf_text(xml: Union[str, Path]) -> bool:
+    """MJCF given as text (a string starting with '<') rather than as a path."""
+    return isinstance(xml, str) and xml.lstrip().startswith("<")
+
+
 def read_xml(xml: Union[str, Path]) -> Tuple[str, str]:
     """(MJCF text, label for messages) of a path or of MJCF text (starting with '<')."""
-    if isinstance(xml, str) and xml.lstrip().startswith("<"):
+    if is_mjcf_text(xml):
         return xml, "the MJCF text"
     path = Path(xml)
     try:
@@ -334,7 +339,7 @@ def read_xml(xml: Union[str, Path]) -> Tuple[str, str]:
 def options_beside(xml: Union[str, Path]) -> Dict[str, Any]:
     """The task options in the TOML file beside an MJCF path (`robot.toml` for `robot.xml`); {} for MJCF
     text or without one. MjcfError, one line, naming the file, for bad TOML or an unknown option."""
-    if isinstance(xml, str) and xml.lstrip().startswith("<"):
+    if is_mjcf_text(xml):
         return {}
     path = Path(xml).with_suffix(".toml")
     if not path.is_file():
