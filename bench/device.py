@@ -1,6 +1,6 @@
 """One command for an accelerator: physics throughput and two end-to-end trainings, in one report.
 
-    python -m bench.device                 # on a GPU: 1k/4k/8k envs, PPO + MIKT to --timesteps each
+    python -m bench.device                 # on a GPU: 4k/1k/8k envs, PPO + MIKT to --timesteps each
     python -m bench.device --tiny          # any machine: the same steps at toy sizes (what the test runs)
 
 Writes bench/results/device-<device>-<date>.{json,md} (`--out` elsewhere):
@@ -13,8 +13,11 @@ Writes bench/results/device-<device>-<date>.{json,md} (`--out` elsewhere):
    temporary store, then MIKT CentipedeFour -> CentipedeEight reading it, same preset; the
    report gives wall time, the loop's median env-steps/s and the final deterministic evaluation.
 
-Everything stops at `--budget-s` (default 480 s, the 8 minutes a lent device allows): a part that
-would start after it is listed as skipped, so a report always comes back.
+Everything stops at `--budget-s` (default 480 s, inside a lent device's 10-minute command limit): a
+part that would start after it is listed as skipped, and the report is rewritten after every row, so
+a run killed from outside still leaves what it measured. First seen on an H200 (2026-12-04,
+bench/results/device-nvidia-h200-x1-2026-12-04.md): each new MJX batch shape compiles for over a
+minute, so budget for compiles, not for steps.
 """
 
 from __future__ import annotations
@@ -48,14 +51,17 @@ def warp_available() -> bool:
     return True
 
 
-def physics_rows(sizes: List[int], steps: int, backends: List[str], deadline: float) -> List[Dict]:
+def physics_rows(sizes: List[int], steps: int, backends: List[str], deadline: float,
+                 rows: Optional[List[Dict]] = None, saved=lambda: None) -> List[Dict]:
     from bench.envs import measure
     from mjx_mikt.config import RunConfig
 
-    rows = []
-    for robot in ROBOTS:
-        for backend in backends:
-            for size in sizes:
+    rows = [] if rows is None else rows
+    # size-major: every robot gets a row at the first size before any gets the second (on the H200
+    # each new shape compiled for over a minute, and the budget ends the physics part early)
+    for size in sizes:
+        for robot in ROBOTS:
+            for backend in backends:
                 if time.monotonic() > deadline:
                     rows.append({"robot": robot, "backend": backend, "batch": size, "skipped": "budget"})
                     continue
@@ -69,6 +75,7 @@ def physics_rows(sizes: List[int], steps: int, backends: List[str], deadline: fl
                     rows.append({"robot": robot, "backend": backend, "batch": size,
                                  "error": f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"})
                 print(_physics_line(rows[-1]), flush=True)
+                saved()
     return rows
 
 
@@ -119,14 +126,20 @@ def train(argv: List[str], run_dir: Path, deadline: float) -> Dict:
     return row
 
 
-def training_rows(preset: str, timesteps: int, extra: List[str], deadline: float) -> List[Dict]:
+def training_rows(preset: str, timesteps: int, extra: List[str], deadline: float,
+                  rows: Optional[List[Dict]] = None, saved=lambda: None) -> List[Dict]:
+    rows = [] if rows is None else rows
     with tempfile.TemporaryDirectory(prefix="bench-device-") as tmp:
         store, common = Path(tmp) / "teachers", ["--preset", preset, "--timesteps", str(timesteps)] + extra
-        ppo = train(["--method", "ppo", "--target", "CentipedeFour", "--register-teacher",
-                     "--teacher-store", str(store)] + common, Path(tmp) / "ppo", deadline)
-        mikt = train(["--method", "mikt", "--source", "CentipedeFour", "--target", "CentipedeEight",
-                      "--no-train-teacher", "--teacher-store", str(store)] + common, Path(tmp) / "mikt", deadline)
-    return [dict(ppo, name="PPO CentipedeFour"), dict(mikt, name="MIKT CentipedeFour -> CentipedeEight")]
+        rows.append(dict(train(["--method", "ppo", "--target", "CentipedeFour", "--register-teacher",
+                                "--teacher-store", str(store)] + common, Path(tmp) / "ppo", deadline),
+                         name="PPO CentipedeFour"))
+        saved()
+        rows.append(dict(train(["--method", "mikt", "--source", "CentipedeFour", "--target", "CentipedeEight",
+                                "--no-train-teacher", "--teacher-store", str(store)] + common, Path(tmp) / "mikt",
+                               deadline), name="MIKT CentipedeFour -> CentipedeEight"))
+        saved()
+    return rows
 
 
 def markdown(report: Dict) -> str:
@@ -157,7 +170,9 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", action="store_true", help="toy sizes (4 envs; 1,024 training steps): "
                                                             "checks the command anywhere in a minute or two")
-    parser.add_argument("--sizes", default="1024,4096,8192", help="physics batch sizes, comma separated")
+    parser.add_argument("--sizes", default="4096,1024,8192",
+                        help="physics batch sizes, comma separated, measured in this order, each over every robot "
+                             "before the next ('' skips the physics rows)")
     parser.add_argument("--steps", type=int, default=100, help="control steps timed per physics row (default 100)")
     parser.add_argument("--preset", default="wide-256x16", help="training preset (default wide-256x16)")
     parser.add_argument("--timesteps", type=float, default=2e6, help="env steps of each training (default 2e6)")
@@ -167,20 +182,26 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     start = time.monotonic()
     deadline = start + args.budget_s
-    sizes = [int(s) for s in (TINY["sizes"] if args.tiny else args.sizes).split(",")]
+    sizes = [int(s) for s in (TINY["sizes"] if args.tiny else args.sizes).split(",") if s.strip()]
     steps, timesteps = (TINY["steps"], TINY["timesteps"]) if args.tiny else (args.steps, int(args.timesteps))
     info = device_info()
     backends = ["mujoco"] if info["platform"] == "cpu" else ["mjx"] + (["mjx-warp"] if warp_available() else [])
     report = {"date": datetime.date.today().isoformat(), "device": info, "tiny": args.tiny, "preset": args.preset,
               "timesteps": timesteps, "budget_s": args.budget_s}
-    report["physics"] = physics_rows(sizes, steps, backends, start + 0.5 * args.budget_s)
-    report["training"] = training_rows(args.preset, timesteps, TINY["run_flags"] if args.tiny else [], deadline)
-    report["total_s"] = round(time.monotonic() - start, 1)
+    report.update(physics=[], training=[], total_s=0.0)
     slug = re.sub(r"[^a-z0-9]+", "-", info["device"].lower()).strip("-")
     out = args.out or RESULTS / f"device-{slug}-{report['date']}"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
+
+    def saved() -> None:
+        """The report so far, rewritten after every row: a run killed at a lease's limit keeps its rows."""
+        report["total_s"] = round(time.monotonic() - start, 1)
+        out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+        out.with_suffix(".md").write_text(markdown(report))
+
+    physics_rows(sizes, steps, backends, start + 0.5 * args.budget_s, report["physics"], saved)
+    training_rows(args.preset, timesteps, TINY["run_flags"] if args.tiny else [], deadline, report["training"], saved)
+    saved()
     print(f"report: {out.with_suffix('.md')}", flush=True)
     return 0
 

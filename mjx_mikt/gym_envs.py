@@ -37,33 +37,29 @@ the episode with reward 0 and a zero observation, as in the JAX env; `info["phys
 is then True. `info` also carries every reward term (forward, ctrl_cost, ...).
 
 Rendering: `render_mode="rgb_array"` draws with `mujoco.Renderer` from a camera tracking the
-first body. This module sets MUJOCO_GL=egl when it is unset; MuJoCo reads it when it is first
+first body. The package sets MUJOCO_GL=egl when it is unset (`mjx_mikt.default_gl_backend`); MuJoCo reads it when it is first
 imported, so for headless rendering import this module before anything imports mujoco (or
 export MUJOCO_GL=egl).
 """
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
-os.environ.setdefault("MUJOCO_GL", "egl")
+import gymnasium
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+from gymnasium import spaces
 
-from pathlib import Path  # noqa: E402
-from typing import Any, Dict, Mapping, Optional, Tuple, Union  # noqa: E402
-
-import gymnasium  # noqa: E402
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import mujoco  # noqa: E402
-import numpy as np  # noqa: E402
-from gymnasium import spaces  # noqa: E402
-
-import centipede_models  # noqa: E402
-from mjx_mikt.envs import mjcf  # noqa: E402
-from mjx_mikt.envs.base import Env, PhysicsState  # noqa: E402
-from mjx_mikt.envs.locomotion import RESET_TRIES  # noqa: E402
-from mjx_mikt.envs.physics import NativePhysics  # noqa: E402
-from mjx_mikt.envs.registry import MJCF_ROBOTS, TASKS, UnknownRobotError, names  # noqa: E402
+import centipede_models
+from mjx_mikt.envs import mjcf
+from mjx_mikt.envs.base import Env, PhysicsState
+from mjx_mikt.envs.locomotion import RESET_TRIES
+from mjx_mikt.envs.physics import NativePhysics
+from mjx_mikt.envs.registry import MJCF_ROBOTS, TASKS, UnknownRobotError, names
 
 EPISODE_LENGTH = Env.episode_length  # 1000 control steps (SPEC §2)
 NAMESPACE = "mjx_mikt"

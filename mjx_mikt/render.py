@@ -11,7 +11,7 @@ MIKT student reads its teacher only if that checkpoint is still in the
 teacher phase (a finished run has dropped it). --seed I picks the run's seed
 index (as tb/seed_<I>) and also seeds the episode's initial state.
 
-Headless rendering uses EGL (MUJOCO_GL=egl unless set). On a machine without
+Headless rendering uses EGL (MUJOCO_GL=egl unless set; 'disable' where libEGL is missing). On a machine without
 a GPU, EGL renders in software through Mesa; the Debian/Ubuntu packages it
 needs are:
     apt-get install -y --no-install-recommends libegl1 libgl1 libgl1-mesa-dri
@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import os
 
-# mujoco picks its OpenGL backend when it is first imported; set ours before that.
-os.environ.setdefault("MUJOCO_GL", "egl")
+# MUJOCO_GL is set by the package (`mjx_mikt.default_gl_backend`) before mujoco is imported.
 
 import argparse
 import dataclasses
@@ -53,8 +52,15 @@ from mjx_mikt.normalization import RunningStats, normalize
 # A process that imported mujoco before MUJOCO_GL was set (a test session, the
 # trainer) holds the display-only GLFW backend; reload mujoco's backend choice
 # so that it follows MUJOCO_GL.
-if getattr(_gl_context, "_MUJOCO_GL", None) != os.environ["MUJOCO_GL"].lower().strip():
-    importlib.reload(_gl_context)
+# Without that backend's library (no libEGL on a bare GPU server, no libosmesa) the reload
+# raises; a training run with --no-video must still start, so the reason is kept and
+# `rendering_available` reports it where a video is asked for.
+_GL_BACKEND_ERROR = ""
+if getattr(_gl_context, "_MUJOCO_GL", None) != os.environ.get("MUJOCO_GL", "").lower().strip():
+    try:
+        importlib.reload(_gl_context)
+    except Exception as err:  # AttributeError, ImportError, OSError, depending on what is missing
+        _GL_BACKEND_ERROR = f"MUJOCO_GL={os.environ.get('MUJOCO_GL', '')}: {type(err).__name__}: {str(err).splitlines()[0]}"
 
 # obs (observation_size,) -> action (action_size,)
 Policy = Callable[[np.ndarray], np.ndarray]
@@ -66,6 +72,8 @@ _PROBE_XML = "<mujoco><worldbody><light pos='0 0 2'/><geom type='sphere' size='0
 
 def rendering_available() -> Tuple[bool, str]:
     """(True, '') if an offscreen mujoco.Renderer can render here, else (False, one-line reason)."""
+    if _GL_BACKEND_ERROR:
+        return False, _GL_BACKEND_ERROR
     try:
         model = mujoco.MjModel.from_xml_string(_PROBE_XML)
         renderer = mujoco.Renderer(model, 16, 16)

@@ -83,6 +83,25 @@ def test_cli_without_a_gl_backend_exits_2():
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_without_libegl_rendering_is_off_and_training_still_imports():
+    """A bare GPU server has no libEGL: MUJOCO_GL=egl would make `import mujoco` itself fail, so the
+    package picks 'disable' there; the run CLI imports and a video asked for says why."""
+    code = ("import ctypes, os\n"
+            "real = ctypes.CDLL\n"
+            "def cdll(name, *args, **kwargs):\n"
+            "    if 'EGL' in str(name):\n"
+            "        raise OSError(f'{name}: cannot open shared object file')\n"
+            "    return real(name, *args, **kwargs)\n"
+            "ctypes.CDLL = cdll\n"
+            "os.environ.pop('MUJOCO_GL', None)\n"
+            "import mjx_mikt.run, mjx_mikt.render as render\n"
+            "print(os.environ['MUJOCO_GL'], *render.rendering_available(), sep='|')\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    backend, ok, reason = proc.stdout.strip().splitlines()[-1].split("|")
+    assert (backend, ok) == ("disable", "False") and reason
+
+
 def test_cli_rejects_bad_sources(capsys):
     assert render.main([]) == 2
     assert render.main(["--random", "CentipedeNine"]) == 2
