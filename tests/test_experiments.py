@@ -127,7 +127,9 @@ def test_status_of_an_mjcf_pair_and_its_bad_files(tmp_path, capsys):
     for pairs, expected in ((f"Four:{tmp_path / 'missing.xml'}", f"robot file {tmp_path / 'missing.xml'} in "
                              "--pairs does not exist"),
                             (f"{tmp_path / 'still.xml'}:Eight", "has no actuators"),
-                            ("Four:half_cheetah", "or the path of an MJCF file")):
+                            ("Four:half_cheetah", "or the path of an MJCF file"),
+                            (f"Four:{tmp_path / 'my,robot.xml'}", "cannot contain ',', ':' or '+'"),
+                            (f"Four:{tmp_path / 'a:b.xml'}", "link or copy the file")):
         assert experiments.main(["status", "fig3", "--pairs", pairs, "--out", str(tmp_path)]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and expected in err, err

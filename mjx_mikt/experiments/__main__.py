@@ -44,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="experiment: " + ", ".join(list(grid.EXPERIMENTS) + list(comparisons.COMPARISONS) + list(scale.STUDIES)))
     parser.add_argument("--pairs", default=None,
                         help="SOURCE:TARGET pairs, comma separated, short names "
-                             f"({', '.join(grid.SHORT)}) or MJCF files (Four:path/to/robot.xml; cell folders "
-                             "named <stem>-<hash8>); SOURCE may join robots with '+' (Four+Six:Eight: "
+                             f"({', '.join(grid.SHORT)}) or MJCF files (Four:path/to/robot.xml, a path without ',', ':' "
+                             "or '+'; cell folders named <stem>-<hash8>); SOURCE may join robots with '+' (Four+Six:Eight: "
                              "one student, all their teachers at once); default: the figure's")
     parser.add_argument("--methods", default=None, help=f"methods, comma separated ({', '.join(METHODS)}); "
                                                         "default: the figure's")

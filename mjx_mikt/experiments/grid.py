@@ -125,9 +125,23 @@ def folder_name(robot_name: str, task_options: Dict[str, str], shorten: bool) ->
     return LONG.get(robot_name, robot_name) if shorten else robot_name
 
 
+PATH_SEPARATORS_HINT = ("a robot file's path in --pairs cannot contain ',', ':' or '+' (they separate the pairs, "
+                        "source from target, and teachers): link or copy the file to a path without them")
+
+
 def parse_pairs(text: str) -> Tuple[Tuple[str, str], ...]:
     """'Four:Eight,Four+Six:Eight' -> (('CentipedeFour', 'CentipedeEight'), ('CentipedeFour+CentipedeSix', ...)):
-    a source of several robots joined by '+' gives the student all their teachers at once."""
+    a source of several robots joined by '+' gives the student all their teachers at once. A malformed
+    item that names a file gets the reason most likely behind it: a separator inside the path."""
+    try:
+        return _parse_pairs(text)
+    except ConfigError as err:
+        if "/" in text or ".xml" in text.lower():
+            raise ConfigError(f"{err}; {PATH_SEPARATORS_HINT}") from None
+        raise
+
+
+def _parse_pairs(text: str) -> Tuple[Tuple[str, str], ...]:
     pairs = []
     for item in text.split(","):
         if item.count(":") != 1:
