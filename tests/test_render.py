@@ -44,6 +44,17 @@ def test_frames_show_the_robot_moving(four_frames):
 
 
 @needs_gl
+def test_frames_without_shadows_are_the_same_episode_drawn_plainer(four_frames):
+    """shadows=False (a training run's videos) draws the same states without shadows or reflection."""
+    images, episode_return = render.frames("CentipedeFour", render.random_policy(FOUR_ACTIONS, LONG_SEED),
+                                           steps=20, seed=LONG_SEED, width=160, height=120, caption=False,
+                                           shadows=False)
+    assert len(images) == len(four_frames[0]) and episode_return == four_frames[1]
+    assert images[0].shape == (120, 160, 3) and images[0].std() > 20.0
+    assert np.abs(images[0].astype(int) - four_frames[0][0].astype(int)).mean() > 1.0  # the shadows are gone
+
+
+@needs_gl
 def test_frames_stop_when_the_episode_ends():
     images, _ = render.frames("CentipedeFour", render.random_policy(FOUR_ACTIONS, SHORT_SEED), steps=20,
                               seed=SHORT_SEED, width=64, height=48)
