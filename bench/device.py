@@ -127,13 +127,20 @@ def train(argv: List[str], run_dir: Path, deadline: float) -> Dict:
 
 
 def training_rows(preset: str, timesteps: int, extra: List[str], deadline: float,
-                  rows: Optional[List[Dict]] = None, saved=lambda: None) -> List[Dict]:
+                  rows: Optional[List[Dict]] = None, saved=lambda: None,
+                  teacher_store: Optional[Path] = None) -> List[Dict]:
+    """PPO on CentipedeFour (registered as a teacher), then MIKT CentipedeFour -> CentipedeEight reading
+    it; with `teacher_store`, MIKT reads that store's CentipedeFour teachers and PPO is not run."""
     rows = [] if rows is None else rows
     with tempfile.TemporaryDirectory(prefix="bench-device-") as tmp:
         store, common = Path(tmp) / "teachers", ["--preset", preset, "--timesteps", str(timesteps)] + extra
-        rows.append(dict(train(["--method", "ppo", "--target", "CentipedeFour", "--register-teacher",
-                                "--teacher-store", str(store)] + common, Path(tmp) / "ppo", deadline),
-                         name="PPO CentipedeFour"))
+        if teacher_store is None:
+            rows.append(dict(train(["--method", "ppo", "--target", "CentipedeFour", "--register-teacher",
+                                    "--teacher-store", str(store)] + common, Path(tmp) / "ppo", deadline),
+                             name="PPO CentipedeFour"))
+        else:
+            store = teacher_store.resolve()
+            rows.append({"name": "PPO CentipedeFour", "skipped": f"teachers read from {teacher_store}"})
         saved()
         rows.append(dict(train(["--method", "mikt", "--source", "CentipedeFour", "--target", "CentipedeEight",
                                 "--no-train-teacher", "--teacher-store", str(store)] + common, Path(tmp) / "mikt",
@@ -177,6 +184,9 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="wide-256x16", help="training preset (default wide-256x16)")
     parser.add_argument("--timesteps", type=float, default=2e6, help="env steps of each training (default 2e6)")
     parser.add_argument("--budget-s", type=float, default=480, help="stop starting parts after this many seconds")
+    parser.add_argument("--teacher-store", type=Path, default=None,
+                        help="skip the PPO training: MIKT reads this store's CentipedeFour teachers (e.g. "
+                             "results/wide-1024x8-2M/teachers), so a short lease reaches the MIKT row")
     parser.add_argument("--out", type=Path, default=None, help="report path without suffix "
                                                                "(default bench/results/device-<device>-<date>)")
     args = parser.parse_args(argv)
@@ -200,7 +210,8 @@ def main(argv=None) -> int:
         out.with_suffix(".md").write_text(markdown(report))
 
     physics_rows(sizes, steps, backends, start + 0.5 * args.budget_s, report["physics"], saved)
-    training_rows(args.preset, timesteps, TINY["run_flags"] if args.tiny else [], deadline, report["training"], saved)
+    training_rows(args.preset, timesteps, TINY["run_flags"] if args.tiny else [], deadline, report["training"], saved,
+                  args.teacher_store)
     saved()
     print(f"report: {out.with_suffix('.md')}", flush=True)
     return 0

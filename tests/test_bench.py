@@ -1,5 +1,7 @@
 """The profile tool (`python -m bench.profile`) runs and its parts add up; no timing is asserted."""
 
+from pathlib import Path
+
 import numpy as np
 
 from bench import profile
@@ -120,3 +122,17 @@ def test_bench_envs_gives_each_backend_its_ratio_to_native_physics(tmp_path, cap
     assert "of_native" not in native
     assert jitted["of_native"] == jitted["env_steps_per_s"] / native["env_steps_per_s"] > 0
     assert f"{jitted['of_native']:.2f} of native" in capsys.readouterr().out
+
+
+def test_device_bench_reads_committed_teachers_instead_of_training_them(tmp_path):
+    """--teacher-store: no PPO row is trained, the MIKT row reads the store's CentipedeFour teachers."""
+    import json
+
+    from bench import device
+
+    store = Path(__file__).resolve().parents[1] / "results" / "wide-1024x8-2M" / "teachers"
+    assert device.main(["--tiny", "--teacher-store", str(store), "--out", str(tmp_path / "report")]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    ppo, mikt = report["training"]
+    assert ppo["skipped"].startswith("teachers read from") and mikt["exit_code"] == 0, (ppo, mikt)
+    assert mikt["env_steps"] > 0 and "--teacher-store " + str(store) in mikt["command"]
