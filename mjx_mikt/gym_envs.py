@@ -37,13 +37,14 @@ the episode with reward 0 and a zero observation, as in the JAX env; `info["phys
 is then True. `info` also carries every reward term (forward, ctrl_cost, ...).
 
 Rendering: `render_mode="rgb_array"` draws with `mujoco.Renderer` from a camera tracking the
-first body. The package sets MUJOCO_GL=egl when it is unset (`mjx_mikt.default_gl_backend`); MuJoCo reads it when it is first
-imported, so for headless rendering import this module before anything imports mujoco (or
-export MUJOCO_GL=egl).
+first body. The package sets MUJOCO_GL=egl when it is unset and libEGL loads
+(`mjx_mikt.default_gl_backend`); MuJoCo reads it when it is first imported, so for headless
+rendering import this module before anything imports mujoco (or export MUJOCO_GL=egl).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
