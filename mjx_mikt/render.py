@@ -11,9 +11,9 @@ MIKT student reads its teacher only if that checkpoint is still in the
 teacher phase (a finished run has dropped it). --seed I picks the run's seed
 index (as tb/seed_<I>) and also seeds the episode's initial state.
 
-Headless rendering uses EGL (MUJOCO_GL=egl unless set; 'disable' where libEGL is missing). On a machine without
-a GPU, EGL renders in software through Mesa; the Debian/Ubuntu packages it
-needs are:
+Headless rendering uses EGL (MUJOCO_GL=egl unless set; 'disable' where libEGL
+is missing). On a machine without a GPU, EGL renders in software through Mesa;
+the Debian/Ubuntu packages it needs are:
     apt-get install -y --no-install-recommends libegl1 libgl1 libgl1-mesa-dri
 (libegl1 pulls in libegl-mesa0; libgl1-mesa-dri is the llvmpipe rasterizer.)
 MUJOCO_GL=osmesa needs libosmesa6 instead. When no backend works the command
@@ -60,7 +60,8 @@ if getattr(_gl_context, "_MUJOCO_GL", None) != os.environ.get("MUJOCO_GL", "").l
     try:
         importlib.reload(_gl_context)
     except Exception as err:  # AttributeError, ImportError, OSError, depending on what is missing
-        _GL_BACKEND_ERROR = f"MUJOCO_GL={os.environ.get('MUJOCO_GL', '')}: {type(err).__name__}: {str(err).splitlines()[0]}"
+        first_line = (str(err).splitlines() or [""])[0]  # an empty message must not fail the import
+        _GL_BACKEND_ERROR = f"MUJOCO_GL={os.environ.get('MUJOCO_GL', '')}: {type(err).__name__}: {first_line}"
 
 # obs (observation_size,) -> action (action_size,)
 Policy = Callable[[np.ndarray], np.ndarray]
