@@ -20,8 +20,8 @@ After `init` both are computed at the given state.
   implementation; in `warp_physics.py`, imported only when chosen (see there).
 - `NativePhysics` (backend "mujoco"): native MuJoCo stepping the whole env
   batch on host threads (`mujoco.batch.Batch`), called from inside jit through
-  `jax.pure_callback` with `vmap_method="broadcast_all"`: any number of vmaps
-  (envs, seeds) becomes one callback per control step. MuJoCo computes in
+  `host_call` (pure_callback's `broadcast_all` without its per-call copies; host_call.py):
+  any number of vmaps (envs, seeds) becomes one callback per control step. MuJoCo computes in
   float64; results are cast to the caller's dtype. A step whose input is not
   finite, or that MuJoCo had to reset for instability (it silently resets such
   a simulation), returns NaN velocities so the task can end that episode.
@@ -45,6 +45,7 @@ from mujoco import batch as mj_batch
 from mjx_mikt.config import ConfigError
 from mjx_mikt.envs.base import PhysicsState
 from mjx_mikt.envs.force_sensor import with_force_sensor
+from mjx_mikt.envs.host_call import host_call
 
 INSTABILITY_WARNINGS = (
     int(mujoco.mjtWarning.mjWARN_BADQPOS),
@@ -54,7 +55,7 @@ INSTABILITY_WARNINGS = (
 
 
 class NativePhysics:
-    """Native MuJoCo through jax.pure_callback (see the module docstring)."""
+    """Native MuJoCo through a host callback from inside jit (see the module docstring)."""
 
     name = "mujoco"
 
@@ -63,6 +64,7 @@ class NativePhysics:
         self.n_substeps = n_substeps
         self.nthread = nthread or os.cpu_count() or 1
         self._batches: Dict[int, tuple] = {}
+        self._idle: Dict[tuple, tuple] = {}
         self._lock = threading.Lock()
         m = self.model
         self.sizes = {"qpos": m.nq, "qvel": m.nv, "qacc_warmstart": m.nv, "ctrl": m.nu}
@@ -79,6 +81,9 @@ class NativePhysics:
         lead = qpos.shape[:-1]
         n = int(np.prod(lead, dtype=np.int64))
         out_dtype = qpos.dtype
+        ids = None if active is None else np.flatnonzero(np.asarray(active).reshape(n))
+        if not stepping and ids is not None and not len(ids):
+            return self._idle_outputs(lead, out_dtype)  # no episode ended: nothing to reset
         with self._lock:
             b, f = self._batch(n)
             inputs = (qpos, qvel, warmstart, ctrl)
@@ -87,13 +92,12 @@ class NativePhysics:
                 flat = np.asarray(value, np.float64).reshape(n, -1)
                 finite &= np.isfinite(flat).all(axis=1)
                 f[name][:] = np.where(np.isfinite(flat), flat, 0.0)
-            before = b.warning[:, INSTABILITY_WARNINGS, 0].sum(axis=1).copy()
-            ids = None if active is None else np.flatnonzero(np.asarray(active).reshape(n))
+            before = b.warning[:, INSTABILITY_WARNINGS, 0].sum(axis=1)
             crashed = np.zeros(n, bool)
             try:
                 if stepping:  # stage POS: kinematics (xpos) of the new state
                     b.step(ids, nstep=self.n_substeps, stage=mujoco.mjtStage.mjSTAGE_POS.value)
-                elif ids is None or len(ids):
+                else:
                     b.forward(ids)
             except mj_batch.SimulationError as err:
                 crashed[err.ids] = True
@@ -103,6 +107,16 @@ class NativePhysics:
             qvel_out[failed] = np.nan
             outputs = (f["qpos"], qvel_out, f["qacc_warmstart"], f["xpos"], f["cfrc_ext"])
             return tuple(np.asarray(x, out_dtype).reshape(lead + x.shape[1:]) for x in outputs)
+
+    def _idle_outputs(self, lead: tuple, dtype) -> tuple:
+        """Zeros of host_step's output shapes: the (meaningless) result of a reset call with no
+        active env, which happens on most control steps. Cached: XLA copies results out."""
+        key = (lead, np.dtype(dtype))
+        if key not in self._idle:
+            m = self.model
+            self._idle[key] = tuple(np.zeros(lead + shape, dtype) for shape in
+                                    ((m.nq,), (m.nv,), (m.nv,), (m.nbody, 3), (m.nbody, 6)))
+        return self._idle[key]
 
     # -------------------------------------------------------------- jax side
     def _call(self, qpos, qvel, warmstart, ctrl, stepping: bool, active=None) -> PhysicsState:
@@ -121,7 +135,7 @@ class NativePhysics:
         else:
             host = lambda q, v, w, c, a: self.host_step(q, v, w, c, a, stepping=stepping)
             args = (qpos, qvel, warmstart, ctrl.astype(dtype), jnp.asarray(active, bool))
-        out = jax.pure_callback(host, shapes, *args, vmap_method="broadcast_all")
+        out = host_call(host, shapes, *args)
         return PhysicsState(*out)
 
     def init(self, qpos: jax.Array, qvel: jax.Array, active=None) -> PhysicsState:
