@@ -1,9 +1,13 @@
-"""`python -m bench [--quick]`: physics-only and whole-loop throughput on this device.
+"""`python -m bench [--quick]`: the bench report of this device, every section from one sitting.
 
-Writes bench/results/<device>-<date>.json and .md. The report puts each
-training-loop figure next to the physics-only figure for the same robot, backend
-and batch, and states their ratio (the learning overhead): ratios travel between
-machines better than absolute figures on a shared machine.
+Writes bench/results/<device>-<date>.json and .md (markdown in bench/report.py):
+- physics: the jitted env step per robot, backend and batch; for native MuJoCo also the floor
+  (MuJoCo's Batch outside JAX) and the step's share of it (the glue ratio);
+- training: each training-loop figure next to the physics-only figure for the same robot,
+  backend and batch, and their ratio (the learning overhead);
+- learning: where an update's time goes (bench.profile), MIKT's learning phase against PPO's;
+- peers: PPO against Stable-Baselines3 (bench.peers; needs `pip install .[peers]`).
+Ratios travel between machines better than absolute figures on a shared machine.
 
 Each training row is one seed at one rollout shape (`paper-wide`, 64 x 32: the
 main job's; `paper`, 8 x 256: the experiments'), the same optimisation
@@ -30,6 +34,8 @@ import mujoco
 
 from bench import envs as env_bench
 from bench.cell import measure_cell
+from bench.profile import profile
+from bench.report import markdown
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -59,54 +65,38 @@ def device_info() -> Dict[str, str]:
 
 
 SHAPES = {"paper-wide": (64, 32), "paper": (8, 256)}  # preset -> (envs, steps per env)
+PEER_ROBOT = "CentipedeFour"
 
 
 def plan(quick: bool, platform_name: str) -> Dict[str, List]:
-    """Physics rows (robot, backend, batch) and training rows (robot, method, preset, backend)."""
+    """The rows of each section:
+
+    physics (robot, backend, batch): the jitted env step; a `mujoco` row also measures native MuJoCo
+      outside JAX at the same batch (the floor) and gets its ratio to it;
+    training (robot, method, preset, backend): one seed's whole loop at a preset's shape;
+    learning (robot, envs, steps, seeds): bench.profile's parts for ppo and mikt;
+    peers (robot, envs): bench.peers' PPO against Stable-Baselines3 (CPU only).
+    """
+    learning = [("CentipedeEight", n, t, seeds) for n, t in (SHAPES["paper-wide"], SHAPES["paper"]) for seeds in (1, 5)]
     if quick:
         return {
-            "physics": [("CentipedeFour", "mujoco", b) for b in (8, 64, 256)]
-            + [("CentipedeEight", "mujoco", b) for b in (8, 64, 256)],
+            "physics": [(robot, "mujoco", b) for robot in ("CentipedeFour", "CentipedeEight") for b in (8, 40, 64, 256)],
             "training": [(robot, method, preset, "mujoco") for preset in ("paper-wide", "paper")
                          for robot, method in (("CentipedeFour", "ppo"), ("CentipedeEight", "ppo"),
                                                ("CentipedeEight", "mikt"))],
+            "learning": learning,
+            "peers": [(PEER_ROBOT, 1), (PEER_ROBOT, 8)] if platform_name == "cpu" else [],
         }
     backends = ["mjx", "mujoco"] if platform_name != "cpu" else ["mujoco", "mjx"]
     robots = ["CentipedeFour", "CentipedeSix", "CentipedeEight", "Ant"]
     physics = [(r, b, n) for r in robots for b in backends for n in (64, 256, 1024, 4096)]
     training = [(r, m, p, backends[0]) for r in ("CentipedeFour", "CentipedeEight")
                 for m in ("ppo", "mikt") for p in ("paper-wide", "paper")]
-    return {"physics": physics, "training": training}
+    return {"physics": physics, "training": training, "learning": learning if platform_name == "cpu" else [],
+            "peers": [(PEER_ROBOT, 1), (PEER_ROBOT, 8)] if platform_name == "cpu" else []}
 
 
-def markdown(report: Dict) -> str:
-    info = report["device"]
-    lines = [f"# Throughput on {info['device']}", "",
-             f"{report['date']} · jax {info['jax']} · mujoco {info['mujoco']} · {info['float_precision']} · "
-             f"matmul precision {info['matmul_precision']} · mode {report['mode']}", "",
-             "Env-steps/s = control steps (5 substeps) summed over the batch.", "",
-             "## Physics only", "", "| robot | backend | batch | env-steps/s | compile s |", "|---|---|---:|---:|---:|"]
-    for r in report["physics"]:
-        lines.append(f"| {r['robot']} | {r['backend']} | {r['batch']} | {r['env_steps_per_s']:,.0f} | "
-                     f"{r['compile_s']:.1f} |")
-    lines += ["", "## Whole training loop vs physics only", "",
-              f"One seed; s per update is the median [min, max] of {report.get('repeats', '?')} timed updates.", "",
-              "| robot | method | preset | envs x steps | loop env-steps/s | physics env-steps/s | loop / physics "
-              "| s per update | compile+first s |",
-              "|---|---|---|---|---:|---:|---:|---|---:|"]
-    for r in report["training"]:
-        lines.append(
-            f"| {r['robot']} | {r['method']} | {r['preset']} | {r['shape']} | {r['env_steps_per_s']:,.0f} | "
-            f"{r['physics_env_steps_per_s']:,.0f} | {r['ratio_to_physics']:.2f} | "
-            f"{r['seconds_per_update_median']:.3f} [{r['seconds_per_update_min']:.3f}, "
-            f"{r['seconds_per_update_max']:.3f}] | {r['compile_and_first_s']:.1f} |"
-        )
-    if report.get("not_measured"):
-        lines += ["", f"Not measured ({report.get('stopped', 'stopped early')}): " + "; ".join(report["not_measured"])]
-    return "\n".join(lines) + "\n"
-
-
-QUICK_MINUTES = 5.0  # --quick starts no row after this (the row in progress finishes): its help's promise
+QUICK_MINUTES = 15.0  # --quick starts no row after this (the row in progress finishes): its help's promise
 
 
 def write_report(stem: Path, report: Dict) -> None:
@@ -116,6 +106,52 @@ def write_report(stem: Path, report: Dict) -> None:
         tmp = stem.with_name(f".{stem.name}{suffix}.tmp")
         tmp.write_text(text)
         tmp.replace(stem.with_suffix(suffix))
+
+
+def measure_physics(robot: str, backend: str, batch: int, steps: int) -> List[Dict]:
+    """The jitted env step's row; for the native backend the floor's row first and the ratio to it.
+
+    The floor is measured before and after the jitted step and averaged, so that a drift of the
+    machine's speed during the row moves both sides of the ratio alike.
+    """
+    if backend != "mujoco":
+        return [env_bench.measure(robot, backend, batch, steps)]
+    before = env_bench.measure_native(robot, batch, steps)
+    row = env_bench.measure(robot, backend, batch, steps)
+    after = env_bench.measure_native(robot, batch, steps)
+    native = dict(before, env_steps_per_s=(before["env_steps_per_s"] + after["env_steps_per_s"]) / 2,
+                  measured=[before["env_steps_per_s"], after["env_steps_per_s"]])
+    row["of_native"] = row["env_steps_per_s"] / native["env_steps_per_s"]
+    return [native, row]
+
+
+def measure_training_row(robot: str, method: str, preset: str, backend: str, repeats: int,
+                         physics: List[Dict], steps: int) -> Dict:
+    num_envs, rollout_length = SHAPES[preset]
+    row = dict(measure_cell(robot, method, num_envs, rollout_length, num_seeds=1, updates=repeats, backend=backend),
+               preset=preset, backend=backend)
+    same = lambda b: [p for p in physics if (p["robot"], p["backend"], p["batch"]) == (robot, b, num_envs)]
+    if not same(backend):
+        physics.extend(measure_physics(robot, backend, num_envs, steps))
+    row["physics_env_steps_per_s"] = same(backend)[0]["env_steps_per_s"]
+    row["ratio_to_physics"] = row["env_steps_per_s"] / row["physics_env_steps_per_s"]
+    if same("native-outside-jax"):
+        row["ratio_to_native"] = row["env_steps_per_s"] / same("native-outside-jax")[0]["env_steps_per_s"]
+    return row
+
+
+def measure_peers(robot: str, num_envs: int) -> Dict:
+    """One bench.peers row (raises ImportError without stable-baselines3 and torch)."""
+    import stable_baselines3  # noqa: F401
+    import torch  # noqa: F401
+
+    from bench import peers
+
+    steps = 10 * peers.PAPER_BATCH
+    sb3 = peers.measure_sb3(robot, num_envs, steps)
+    ours = peers.measure_project(robot, num_envs, steps)
+    return {"robot": robot, "num_envs": num_envs, "rollout_length": peers.PAPER_BATCH // num_envs, "sb3": sb3,
+            "mjx_mikt": ours, "ratio": ours["env_steps_per_s"] / sb3["env_steps_per_s"]}
 
 
 def main(argv=None) -> int:
@@ -128,18 +164,24 @@ def main(argv=None) -> int:
                         help=f"start no row after this many minutes (default: {QUICK_MINUTES:.0f} with --quick, "
                              "else no limit)")
     parser.add_argument("-o", "--out", type=Path, default=RESULTS, help="folder for the JSON and markdown")
-    parser.add_argument("--steps", type=int, default=None, help="control steps per physics measurement")
-    parser.add_argument("--repeats", type=int, default=5, help="timed single-update calls per training row (default 5)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="control steps per physics measurement (default 300, 500 with --quick)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed calls per training and learning row (default 5)")
+    parser.add_argument("--sections", default="physics,training,learning,peers",
+                        help="sections to measure, comma separated (default all: physics,training,learning,peers)")
     args = parser.parse_args(argv)
     info = device_info()
-    todo = plan(args.quick, info["platform"])
-    steps = args.steps or (100 if args.quick else 300)
+    sections = set(filter(None, args.sections.split(",")))
+    todo = {k: (v if k in sections else []) for k, v in plan(args.quick, info["platform"]).items()}
+    steps = args.steps or (500 if args.quick else 300)
     minutes = args.minutes if args.minutes is not None else (QUICK_MINUTES if args.quick else None)
     deadline = time.monotonic() + 60 * minutes if minutes else None
-    physics, training, not_measured = [], [], []
+    physics, training, learning, peer_rows, not_measured = [], [], [], [], []
     date = datetime.date.today().isoformat()
     report = {"date": date, "mode": "quick" if args.quick else "full", "device": info, "repeats": args.repeats,
-              "physics": physics, "training": training, "not_measured": not_measured}
+              "load_average_at_start": os.getloadavg()[0], "physics": physics, "training": training,
+              "learning": learning, "peers": peer_rows, "not_measured": not_measured}
     slug = re.sub(r"[^A-Za-z0-9]+", "-", info["device"]).strip("-").lower()[:60]
     stem = args.out / f"{slug}-{date}"
 
@@ -150,34 +192,45 @@ def main(argv=None) -> int:
             return True
         return False
 
+    def done(message: str) -> None:
+        write_report(stem, report)
+        print(message, file=sys.stderr, flush=True)
+
     for robot, backend, batch in todo["physics"]:
-        if out_of_time(f"physics {robot} {backend} batch {batch}"):
-            continue
-        row = env_bench.measure(robot, backend, batch, steps)
-        physics.append(row)
-        write_report(stem, report)
-        print(f"physics {robot} {backend} batch {batch}: {row['env_steps_per_s']:,.0f} env-steps/s", file=sys.stderr)
+        if not out_of_time(f"physics {robot} {backend} batch {batch}"):
+            physics.extend(measure_physics(robot, backend, batch, steps))
+            done(f"physics {robot} {backend} batch {batch}: {physics[-1]['env_steps_per_s']:,.0f} env-steps/s")
     for robot, method, preset, backend in todo["training"]:
-        if out_of_time(f"train {robot} {method} {preset} {backend}"):
+        if not out_of_time(f"train {robot} {method} {preset} {backend}"):
+            training.append(measure_training_row(robot, method, preset, backend, args.repeats, physics, steps))
+            done(f"train {robot} {method} {preset}: {training[-1]['env_steps_per_s']:,.0f} env-steps/s "
+                 f"({training[-1]['ratio_to_physics']:.2f} of physics)")
+    for robot, num_envs, rollout_length, seeds in todo["learning"]:
+        if not out_of_time(f"learning {robot} {num_envs}x{rollout_length} seeds {seeds}"):
+            learning.extend(profile(robot, num_envs, rollout_length, seeds, args.repeats, ("ppo", "mikt")))
+            done(f"learning {robot} {num_envs}x{rollout_length} seeds {seeds}: mikt learn "
+                 f"{learning[-1]['median_s']:.3f} s per update")
+    for robot, num_envs in todo["peers"]:
+        if out_of_time(f"peers {robot} {num_envs} envs"):
             continue
-        num_envs, rollout_length = SHAPES[preset]
-        row = dict(measure_cell(robot, method, num_envs, rollout_length, num_seeds=1, updates=args.repeats,
-                                backend=backend), preset=preset, backend=backend)
-        same = [p for p in physics if (p["robot"], p["backend"], p["batch"]) == (robot, backend, num_envs)]
-        if not same:
-            same = [env_bench.measure(robot, backend, num_envs, steps)]
-            physics.append(same[0])
-        row["physics_env_steps_per_s"] = same[0]["env_steps_per_s"]
-        row["ratio_to_physics"] = row["env_steps_per_s"] / row["physics_env_steps_per_s"]
-        training.append(row)
-        write_report(stem, report)
-        print(f"train {robot} {method} {preset}: {row['env_steps_per_s']:,.0f} env-steps/s "
-              f"({row['ratio_to_physics']:.2f} of physics)", file=sys.stderr)
+        try:
+            peer_rows.append(measure_peers(robot, num_envs))
+        except ImportError:
+            not_measured.append(f"peers {robot} {num_envs} envs (stable-baselines3 not installed: pip install .[peers])")
+            continue
+        report.setdefault("peer_versions", _peer_versions())
+        done(f"peers {robot} {num_envs} envs: mjx_mikt / SB3 = {peer_rows[-1]['ratio']:.2f}")
     write_report(stem, report)
-    if not_measured:
+    if report.get("stopped"):
         print(f"{report['stopped']} reached: {len(not_measured)} row(s) not measured", file=sys.stderr)
     print(f"wrote {stem}.json and {stem}.md", file=sys.stderr)
     return 0
+
+
+def _peer_versions() -> Dict[str, str]:
+    from bench import peers
+
+    return peers.versions()
 
 
 if __name__ == "__main__":

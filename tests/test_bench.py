@@ -101,13 +101,39 @@ def test_bench_writes_each_row_as_it_goes_and_stops_at_its_time_limit(tmp_path, 
 
     clock = iter(range(0, 10_000, 25))  # 25 s per call of the clock: the 1-minute limit passes after 2 rows
     monkeypatch.setattr(run.env_bench, "measure", measure)
+    monkeypatch.setattr(run.env_bench, "measure_native", lambda robot, batch, steps: dict(
+        measure(robot, "native-outside-jax", batch, steps), env_steps_per_s=1250.0))
     monkeypatch.setattr(run.time, "monotonic", lambda: float(next(clock)))
     assert run.main(["--quick", "--minutes", "1", "-o", str(tmp_path)]) == 0
-    assert seen == [0, 1]  # the first row was written before the second was measured
+    assert seen == [0, 0, 0, 2, 2, 2]  # each physics row (floor, jitted, floor) was written before the next row
     report = json.loads(next(tmp_path.glob("*.json")).read_text())
-    assert len(report["physics"]) == 2 and report["training"] == []
-    assert len(report["not_measured"]) == 4 + 6 and "1-minute limit" in report["stopped"]
-    assert "Not measured (the 1-minute limit)" in next(tmp_path.glob("*.md")).read_text()
+    assert [r["backend"] for r in report["physics"]] == ["native-outside-jax", "mujoco"] * 2
+    assert report["physics"][1]["of_native"] == 0.8 and report["training"] == []
+    plan = run.plan(quick=True, platform_name="cpu")
+    assert len(report["not_measured"]) == sum(len(rows) for rows in plan.values()) - 2
+    assert "1-minute limit" in report["stopped"]
+    text = next(tmp_path.glob("*.md")).read_text()
+    assert "Not measured (the 1-minute limit)" in text and "| CentipedeFour | mujoco | 8 | 1,000 | 0.80 |" in text
+
+
+def test_bench_report_has_learning_and_peer_sections_from_their_rows():
+    """The learning table gives each method's learning phase against PPO's; the peer table its ratio."""
+    from bench import report as bench_report
+
+    part = lambda part, method, s: {"robot": "CentipedeEight", "shape": "64x32", "seeds": 1, "part": part,
+                                    "method": method, "median_s": s, "min_s": s, "max_s": s}
+    report = {"date": "2026-12-04", "mode": "quick", "device": {"device": "cpu", "jax": "x", "mujoco": "y",
+              "float_precision": "f32", "matmul_precision": "default"}, "load_average_at_start": 0.4,
+              "physics": [], "training": [],
+              "learning": [part("physics", None, 0.2), part("learn", "ppo", 0.5), part("learn", "mikt", 1.5)],
+              "peers": [{"robot": "CentipedeFour", "num_envs": 8, "rollout_length": 256,
+                         "sb3": {"env_steps_per_s": 1000.0}, "mjx_mikt": {"env_steps_per_s": 2500.0}, "ratio": 2.5}],
+              "peer_versions": {"stable-baselines3": "2.9.2"}}
+    text = bench_report.markdown(report)
+    assert "load average 0.40 at the start" in text
+    assert "| CentipedeEight | 64x32 | 1 | learn | mikt | 1.500 | [1.500, 1.500] | 3.00 |" in text
+    assert "| CentipedeEight | 64x32 | 1 | learn | ppo | 0.500 | [0.500, 0.500] | 1.00 |" in text
+    assert "| CentipedeFour | 8 x 256 | 1,000 | 2,500 | 2.50 |" in text and "stable-baselines3 2.9.2" in text
 
 
 def test_bench_envs_gives_each_backend_its_ratio_to_native_physics(tmp_path, capsys):
