@@ -26,8 +26,9 @@ from mjx_mikt import envs
 from mjx_mikt.config import RunConfig
 
 
-def measure(robot: str, backend: str, batch: int, steps: int = 100, **physics_options) -> Dict:
-    """Compile time and env-steps/s of `steps` control steps of `batch` envs."""
+def measure(robot: str, backend: str, batch: int, steps: int = 100, repeats: int = 1, **physics_options) -> Dict:
+    """Compile time and env-steps/s of `steps` control steps of `batch` envs: the best of `repeats`
+    timed calls (other work on a shared machine only ever slows a call down)."""
     env = envs.make(robot, backend=backend, **physics_options)
     reset = jax.jit(jax.vmap(env.reset))
 
@@ -46,17 +47,20 @@ def measure(robot: str, backend: str, batch: int, steps: int = 100, **physics_op
     compile_s = time.perf_counter() - t0
     state, rewards = compiled(state, jax.random.PRNGKey(1))  # warm-up (first contacts, thread start)
     jax.block_until_ready(rewards)
-    t0 = time.perf_counter()
-    state, rewards = compiled(state, jax.random.PRNGKey(2))
-    jax.block_until_ready(rewards)
-    elapsed = time.perf_counter() - t0
+    rates = []
+    for repeat in range(repeats):
+        t0 = time.perf_counter()
+        state, rewards = compiled(state, jax.random.PRNGKey(2 + repeat))
+        jax.block_until_ready(rewards)
+        rates.append(steps * batch / (time.perf_counter() - t0))
     return {"robot": robot, "backend": backend, "batch": batch, "steps": steps,
-            "env_steps_per_s": steps * batch / elapsed, "compile_s": compile_s,
+            "env_steps_per_s": max(rates), "timed_env_steps_per_s": rates, "compile_s": compile_s,
             "options": {k: v for k, v in physics_options.items()}}
 
 
-def measure_native(robot: str, batch: int, steps: int = 100) -> Dict:
-    """Reference: mujoco.batch.Batch from Python, no JAX (random controls, no resets)."""
+def measure_native(robot: str, batch: int, steps: int = 100, repeats: int = 1) -> Dict:
+    """Reference: mujoco.batch.Batch from Python, no JAX (random controls, no resets); the best of
+    `repeats` timed runs of `steps` control steps."""
     from mujoco import batch as mj_batch
 
     env = envs.make(robot, backend="mujoco")
@@ -69,13 +73,15 @@ def measure_native(robot: str, batch: int, steps: int = 100) -> Dict:
     for _ in range(10):
         ctrl[:] = rng.uniform(-1, 1, ctrl.shape)
         sims.step(nstep=env.n_substeps)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        ctrl[:] = rng.uniform(-1, 1, ctrl.shape)
-        sims.step(nstep=env.n_substeps)
-    elapsed = time.perf_counter() - t0
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            ctrl[:] = rng.uniform(-1, 1, ctrl.shape)
+            sims.step(nstep=env.n_substeps)
+        rates.append(steps * batch / (time.perf_counter() - t0))
     return {"robot": robot, "backend": "native-outside-jax", "batch": batch, "steps": steps,
-            "env_steps_per_s": steps * batch / elapsed, "compile_s": 0.0, "options": {}}
+            "env_steps_per_s": max(rates), "timed_env_steps_per_s": rates, "compile_s": 0.0, "options": {}}
 
 
 def main(argv=None) -> int:
@@ -86,6 +92,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batches", nargs="+", type=int, default=[64, 256, 1024])
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--native", action="store_true", help="also measure native MuJoCo outside JAX")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="timed runs per row, the best reported (default 1; 3 on a shared machine)")
     parser.add_argument("--solver-iterations", type=int, default=RunConfig.mjx_solver_iterations,
                         help="mjx, mjx-warp: opt.iterations (default: a training run's; 0: the model's)")
     parser.add_argument("--ls-iterations", type=int, default=RunConfig.mjx_ls_iterations,
@@ -96,7 +104,7 @@ def main(argv=None) -> int:
     for robot in args.robots:
         for batch in args.batches:
             if args.native:
-                rows.append(measure_native(robot, batch, args.steps))
+                rows.append(measure_native(robot, batch, args.steps, args.repeats))
             for backend in args.backends:
                 options = {}
                 if backend in ("mjx", "mjx-warp"):
@@ -104,7 +112,7 @@ def main(argv=None) -> int:
                                "ls_iterations": args.ls_iterations or None}
                 if backend == "mjx-warp":
                     options["max_worlds"] = batch  # contact capacity for one call of the whole batch
-                rows.append(measure(robot, backend, batch, args.steps, **options))
+                rows.append(measure(robot, backend, batch, args.steps, args.repeats, **options))
             group = rows[-(len(args.backends) + args.native):]
             native = group[0]["env_steps_per_s"] if args.native else None
             for row in group:

@@ -7,7 +7,7 @@ from typing import Dict, List
 
 def _physics(rows: List[Dict]) -> List[str]:
     lines = ["## Physics only", "",
-             "`native-outside-jax`: MuJoCo's `Batch` stepped from a Python loop, the physics floor (the mean of one measurement before and one after the jitted step's). `of native`: "
+             "`native-outside-jax`: MuJoCo's `Batch` stepped from a Python loop, the physics floor. Each figure is the best of 3 timed runs; the floor's runs are taken before and after the jitted step's. `of native`: "
              "the jitted env step (observation, reward, auto-reset included) as a share of that floor at the same "
              "robot and batch: what the glue between JAX and MuJoCo leaves (issue 30: >= 0.90).", "",
              "| robot | backend | batch | env-steps/s | of native | compile s |", "|---|---|---:|---:|---:|---:|"]
