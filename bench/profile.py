@@ -5,7 +5,7 @@ row times one part of an update, the median of `--repeats` calls after the
 compile, with min and max:
 
 - physics: `rollout_length` control steps of the env batch with zero actions
-  (the native backend's `pure_callback` crossings included);
+  (the native backend's host-callback crossings included);
 - rollout: the trainer's rollout (physics + normalisation + policy forward for
   the action and for V(final obs));
 - learn (per method): GAE, then epochs x minibatches of the method's loss
