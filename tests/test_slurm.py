@@ -201,11 +201,14 @@ def grids(cluster, tmp_path_factory):
     printed = {name: _cli(env, "run", *a) for name, a in argv.items()}
     printed["main again"] = _cli(env, "run", *argv["main"])  # everything still queued or running
 
-    # preempt: SIGTERM once the cell has checkpoint 2 (as Slurm does before a time limit)
+    # preempt: SIGTERM once the cell has its first checkpoint (as Slurm does before a time limit). Any
+    # checkpoint, not a given one: the tiny run takes ~2 s after its compile, and older checkpoints are
+    # pruned, so a given one can come and go between two polls.
     preempted = root / "preempted"
     job = json.loads((preempted / "slurm" / "jobs.json").read_text())["cells"]["CentipedeSix_ppo"]["job_id"]
     deadline = time.time() + 600  # about 150 s alone on 2 cores
-    while not (preempted / "cells" / "CentipedeSix" / "ppo" / "checkpoints" / "2").is_dir():
+    checkpoints = preempted / "cells" / "CentipedeSix" / "ppo" / "checkpoints"
+    while not (checkpoints.is_dir() and any(p.name.isdigit() for p in checkpoints.iterdir())):
         assert job in _queue(env) and time.time() < deadline, _tail(preempted / "slurm" / "CentipedeSix_ppo.log")
         time.sleep(0.1)
     subprocess.run(["scancel", "--signal=TERM", "--full", job], env=env, check=True)
