@@ -113,22 +113,18 @@ class NativePhysics:
         active env, which happens on most control steps. Cached: XLA copies results out."""
         key = (lead, np.dtype(dtype))
         if key not in self._idle:
-            m = self.model
-            self._idle[key] = tuple(np.zeros(lead + shape, dtype) for shape in
-                                    ((m.nq,), (m.nv,), (m.nv,), (m.nbody, 3), (m.nbody, 6)))
+            self._idle[key] = tuple(np.zeros(lead + shape, dtype) for shape in self._output_shapes())
         return self._idle[key]
+
+    def _output_shapes(self) -> tuple:
+        """Per-env shapes of host_step's results: qpos, qvel, qacc_warmstart, xpos, cfrc_ext."""
+        m = self.model
+        return (m.nq,), (m.nv,), (m.nv,), (m.nbody, 3), (m.nbody, 6)
 
     # -------------------------------------------------------------- jax side
     def _call(self, qpos, qvel, warmstart, ctrl, stepping: bool, active=None) -> PhysicsState:
-        m = self.model
         dtype = qpos.dtype
-        shapes = (
-            jax.ShapeDtypeStruct((m.nq,), dtype),
-            jax.ShapeDtypeStruct((m.nv,), dtype),
-            jax.ShapeDtypeStruct((m.nv,), dtype),
-            jax.ShapeDtypeStruct((m.nbody, 3), dtype),
-            jax.ShapeDtypeStruct((m.nbody, 6), dtype),
-        )
+        shapes = tuple(jax.ShapeDtypeStruct(shape, dtype) for shape in self._output_shapes())
         if active is None:
             host = lambda q, v, w, c: self.host_step(q, v, w, c, None, stepping=stepping)
             args = (qpos, qvel, warmstart, ctrl.astype(dtype))
