@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -142,7 +143,9 @@ def add_gif(log_dir: Path, tag: str, step: int, gif: bytes, height: int, width: 
     """
     from tensorboardX.proto.summary_pb2 import Summary
 
-    writer = SummaryWriter(str(log_dir))
+    # tensorboardX names an events file by the second it opens (and truncates one of that name): a
+    # suffix of its own keeps two clips, or a clip and the run's scalars, written within a second apart
+    writer = SummaryWriter(str(log_dir), filename_suffix=f".{re.sub(r'[^A-Za-z0-9]+', '-', tag)}-{step}")
     try:
         image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=gif)
         writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)

@@ -196,3 +196,21 @@ def test_run_policy_restores_the_seed_and_drops_the_teacher_after_training(tmp_p
     videos = list((run_dir / "videos").glob("seed1-return*.mp4"))
     assert len(videos) == 1, capsys.readouterr()
     assert render.main([str(run_dir), "--seed", "2"]) == 2
+
+
+def test_clips_added_within_one_second_all_stay_in_tensorboard(tmp_path):
+    """Each add_gif opens its own events file; tensorboardX names one by the second it opens, so two clips
+    (and the run's own scalars) written within a second must not truncate one another."""
+    from test_cli import _tensorboard_images
+
+    from mjx_mikt.logger import SummaryWriter, add_gif
+
+    scalars = SummaryWriter(str(tmp_path))
+    scalars.add_scalar("eval/return", 1.0, 64)
+    scalars.close()
+    gif = render.gif_bytes([np.zeros((4, 4, 3), np.uint8)] * 2, fps=10)
+    for tag, step in (("video/policy", 128), ("video/policy", 256), ("video/final", 256)):
+        add_gif(tmp_path, tag, step, gif, 4, 4)
+    assert sorted((tag, step) for tag, step, _ in _tensorboard_images(tmp_path)) == [
+        ("video/final", 256), ("video/policy", 128), ("video/policy", 256)]
+    assert len(list(tmp_path.glob("events.*"))) == 4  # the scalars' file was not truncated either
