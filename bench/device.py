@@ -27,6 +27,7 @@ import csv
 import datetime
 import json
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -52,7 +53,7 @@ def warp_available() -> bool:
 
 
 def physics_rows(sizes: List[int], steps: int, backends: List[str], deadline: float,
-                 rows: Optional[List[Dict]] = None, saved=lambda: None) -> List[Dict]:
+                 rows: Optional[List[Dict]] = None, saved=lambda: None, robots=ROBOTS) -> List[Dict]:
     from bench.envs import measure
     from mjx_mikt.config import RunConfig
 
@@ -60,7 +61,7 @@ def physics_rows(sizes: List[int], steps: int, backends: List[str], deadline: fl
     # size-major: every robot gets a row at the first size before any gets the second (on the H200
     # each new shape compiled for over a minute, and the budget ends the physics part early)
     for size in sizes:
-        for robot in ROBOTS:
+        for robot in robots:
             for backend in backends:
                 if time.monotonic() > deadline:
                     rows.append({"robot": robot, "backend": backend, "batch": size, "skipped": "budget"})
@@ -97,8 +98,11 @@ def loop_speed(run_dir: Path) -> Optional[float]:
     return round(statistics.median(values)) if values else None
 
 
-def train(argv: List[str], run_dir: Path, deadline: float) -> Dict:
-    """One `mjx_mikt.run` program timed end to end; killed (SIGTERM: it saves and exits) at the deadline."""
+def train(argv: List[str], run_dir: Path, deadline: float, keep: Optional[Path] = None) -> Dict:
+    """One `mjx_mikt.run` program timed end to end; killed (SIGTERM: it saves and exits) at the deadline.
+
+    With `keep` (a path without suffix), the program's stderr (its progress lines) goes to KEEP.log and
+    the run's metrics.csv is copied to KEEP-metrics.csv: the run folder itself is temporary."""
     cmd = [sys.executable, "-m", "mjx_mikt.run"] + argv + ["--run-dir", str(run_dir), "--no-video"]
     row: Dict = {"command": " ".join(cmd[1:])}
     left = deadline - time.monotonic()
@@ -114,6 +118,10 @@ def train(argv: List[str], run_dir: Path, deadline: float) -> Dict:
         row["stopped_at_budget"] = True
     row.update(exit_code=proc.returncode, wall_s=round(time.perf_counter() - t0, 1),
                loop_env_steps_per_s=loop_speed(run_dir))
+    if keep is not None:
+        keep.with_name(keep.name + ".log").write_text(err or "")
+        if (run_dir / "metrics.csv").is_file():
+            shutil.copyfile(run_dir / "metrics.csv", keep.with_name(keep.name + "-metrics.csv"))
     summary = run_dir / "summary.json"
     if summary.is_file():
         data = json.loads(summary.read_text())
@@ -128,15 +136,19 @@ def train(argv: List[str], run_dir: Path, deadline: float) -> Dict:
 
 def training_rows(preset: str, timesteps: int, extra: List[str], deadline: float,
                   rows: Optional[List[Dict]] = None, saved=lambda: None,
-                  teacher_store: Optional[Path] = None) -> List[Dict]:
+                  teacher_store: Optional[Path] = None, keep: Optional[Path] = None) -> List[Dict]:
     """PPO on CentipedeFour (registered as a teacher), then MIKT CentipedeFour -> CentipedeEight reading
-    it; with `teacher_store`, MIKT reads that store's CentipedeFour teachers and PPO is not run."""
+    it; with `teacher_store`, MIKT reads that store's CentipedeFour teachers and PPO is not run. With
+    `keep` (the report's path without suffix), each run's log and metrics go to KEEP-ppo* and KEEP-mikt*."""
+    def kept(name: str) -> Optional[Path]:
+        return None if keep is None else keep.with_name(f"{keep.name}-{name}")
+
     rows = [] if rows is None else rows
     with tempfile.TemporaryDirectory(prefix="bench-device-") as tmp:
         store, common = Path(tmp) / "teachers", ["--preset", preset, "--timesteps", str(timesteps)] + extra
         if teacher_store is None:
             rows.append(dict(train(["--method", "ppo", "--target", "CentipedeFour", "--register-teacher",
-                                    "--teacher-store", str(store)] + common, Path(tmp) / "ppo", deadline),
+                                    "--teacher-store", str(store)] + common, Path(tmp) / "ppo", deadline, kept("ppo")),
                              name="PPO CentipedeFour"))
         else:
             store = teacher_store.resolve()
@@ -144,7 +156,7 @@ def training_rows(preset: str, timesteps: int, extra: List[str], deadline: float
         saved()
         rows.append(dict(train(["--method", "mikt", "--source", "CentipedeFour", "--target", "CentipedeEight",
                                 "--no-train-teacher", "--teacher-store", str(store)] + common, Path(tmp) / "mikt",
-                               deadline), name="MIKT CentipedeFour -> CentipedeEight"))
+                               deadline, kept("mikt")), name="MIKT CentipedeFour -> CentipedeEight"))
         saved()
     return rows
 
@@ -180,6 +192,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="4096,1024,8192",
                         help="physics batch sizes, comma separated, measured in this order, each over every robot "
                              "before the next ('' skips the physics rows)")
+    parser.add_argument("--robots", default=",".join(ROBOTS),
+                        help=f"robots of the physics rows, comma separated (default {','.join(ROBOTS)})")
     parser.add_argument("--steps", type=int, default=100, help="control steps timed per physics row (default 100)")
     parser.add_argument("--preset", default="wide-256x16", help="training preset (default wide-256x16)")
     parser.add_argument("--timesteps", type=float, default=2e6, help="env steps of each training (default 2e6)")
@@ -209,9 +223,13 @@ def main(argv=None) -> int:
         out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
         out.with_suffix(".md").write_text(markdown(report))
 
-    physics_rows(sizes, steps, backends, start + 0.5 * args.budget_s, report["physics"], saved)
+    robots = [r.strip() for r in args.robots.split(",") if r.strip()]
+    unknown = sorted(set(robots) - set(ROBOTS))
+    if unknown:
+        parser.error(f"--robots: unknown {', '.join(unknown)}; choose from {', '.join(ROBOTS)}")
+    physics_rows(sizes, steps, backends, start + 0.5 * args.budget_s, report["physics"], saved, robots)
     training_rows(args.preset, timesteps, TINY["run_flags"] if args.tiny else [], deadline, report["training"], saved,
-                  args.teacher_store)
+                  args.teacher_store, out)
     saved()
     print(f"report: {out.with_suffix('.md')}", flush=True)
     return 0

@@ -159,8 +159,13 @@ def test_device_bench_reads_committed_teachers_instead_of_training_them(tmp_path
     from bench import device
 
     store = Path(__file__).resolve().parents[1] / "results" / "wide-1024x8-2M" / "teachers"
-    assert device.main(["--tiny", "--teacher-store", str(store), "--out", str(tmp_path / "report")]) == 0
+    assert device.main(["--tiny", "--teacher-store", str(store), "--robots", "Ant",
+                        "--out", str(tmp_path / "report")]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
+    assert [r["robot"] for r in report["physics"]] == ["Ant"]  # --robots
     ppo, mikt = report["training"]
     assert ppo["skipped"].startswith("teachers read from") and mikt["exit_code"] == 0, (ppo, mikt)
     assert mikt["env_steps"] > 0 and "--teacher-store " + str(store) in mikt["command"]
+    # the temporary run's progress lines and metrics stay beside the report
+    assert "steps/s" in (tmp_path / "report-mikt.log").read_text()
+    assert (tmp_path / "report-mikt-metrics.csv").read_text().startswith("update")
