@@ -39,6 +39,10 @@ from typing import Dict, List, Optional
 from bench.run import RESULTS, device_info
 
 ROBOTS = ("CentipedeFour", "CentipedeEight", "Ant")
+# Seconds a training stopped at the budget gets to save and exit before it is killed. On the H200 a
+# MIKT run stopped mid-compile outlived a 55 s margin and the lease's command limit took the report's
+# MIKT row with it (2026-12-04): keep --budget-s at least this much inside the command's limit.
+TERM_GRACE_S = 30
 TINY = {"sizes": "4", "steps": 5, "timesteps": 1024,
         "run_flags": ["--num-envs", "4", "--rollout-length", "16", "--num-minibatches", "2", "--update-epochs", "1",
                       "--eval-episodes", "1", "--eval-max-steps", "20"]}
@@ -114,7 +118,12 @@ def train(argv: List[str], run_dir: Path, deadline: float, keep: Optional[Path] 
         _, err = proc.communicate(timeout=left)
     except subprocess.TimeoutExpired:
         proc.terminate()
-        _, err = proc.communicate()
+        try:  # a run inside an XLA compile handles SIGTERM only once the compile returns: give it a grace
+            _, err = proc.communicate(timeout=TERM_GRACE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+            row["killed_after_grace"] = True
         row["stopped_at_budget"] = True
     row.update(exit_code=proc.returncode, wall_s=round(time.perf_counter() - t0, 1),
                loop_env_steps_per_s=loop_speed(run_dir))
@@ -197,7 +206,9 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=100, help="control steps timed per physics row (default 100)")
     parser.add_argument("--preset", default="wide-256x16", help="training preset (default wide-256x16)")
     parser.add_argument("--timesteps", type=float, default=2e6, help="env steps of each training (default 2e6)")
-    parser.add_argument("--budget-s", type=float, default=480, help="stop starting parts after this many seconds")
+    parser.add_argument("--budget-s", type=float, default=480, help="stop starting parts after this many seconds (default 480); a training still running "
+                             f"then gets SIGTERM and {TERM_GRACE_S} s to save before it is killed, so leave that "
+                             "much inside a lease's command limit")
     parser.add_argument("--teacher-store", type=Path, default=None,
                         help="skip the PPO training: MIKT reads this store's CentipedeFour teachers (e.g. "
                              "results/wide-1024x8-2M/teachers), so a short lease reaches the MIKT row")
