@@ -169,3 +169,23 @@ def test_device_bench_reads_committed_teachers_instead_of_training_them(tmp_path
     # the temporary run's progress lines and metrics stay beside the report
     assert "steps/s" in (tmp_path / "report-mikt.log").read_text()
     assert (tmp_path / "report-mikt-metrics.csv").read_text().startswith("update")
+
+
+def test_a_training_that_ignores_sigterm_at_the_budget_is_killed_after_the_grace(tmp_path, monkeypatch):
+    """A run stopped mid-compile handles SIGTERM late: bench.device kills it after TERM_GRACE_S and still
+    returns its row and log, inside the lease's limit."""
+    import subprocess
+    import sys
+    import time
+
+    from bench import device
+
+    stubborn = [sys.executable, "-c", "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                "print('compiling', file=sys.stderr, flush=True); time.sleep(120)"]
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(device.subprocess, "Popen", lambda cmd, **kw: real_popen(stubborn, **kw))
+    monkeypatch.setattr(device, "TERM_GRACE_S", 1)
+    t0 = time.monotonic()
+    row = device.train([], tmp_path / "run", time.monotonic() + 2, keep=tmp_path / "report-mikt")
+    assert row["stopped_at_budget"] and row["killed_after_grace"] and time.monotonic() - t0 < 30
+    assert "compiling" in (tmp_path / "report-mikt.log").read_text()
