@@ -389,7 +389,7 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
                      stop_after_updates: Optional[int] = None, hooks: RunHooks = RunHooks()) -> dict:
     """Train the run in run_dir (fresh or resumed), print and write its summary, register a ppo run's teachers.
 
-    `hooks` are the CLI's videos (`render.VIDEO_HOOKS`; this module does not import render, which
+    `hooks` are the CLI's videos (`run_videos.VIDEO_HOOKS`; this module does not import render, which
     imports it); after_finish runs after a finished run when config.run.video is on.
     """
     if not resume:

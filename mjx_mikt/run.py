@@ -164,7 +164,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from mjx_mikt import experiment
     from mjx_mikt.checkpoint import CheckpointError
-    from mjx_mikt.render import VIDEO_HOOKS
+    from mjx_mikt.run_videos import VIDEO_HOOKS
 
     previous_hook, threading.excepthook = threading.excepthook, _quiet_os_errors_of_threads
     try:
