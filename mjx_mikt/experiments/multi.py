@@ -1,7 +1,8 @@
 """Several teachers at once (`report multi`): one student with all its source robots' teachers together
 (a pair 'Four+Six:Eight'), beside the same student with each teacher alone and PPO from scratch.
 
-`section` is what `report multi` adds after the per-pair tables (a `report.Section`):
+`section` is what `report multi` adds after the per-pair tables (a `report.Section`; its two figures
+are drawn by multi_figures.py):
 
 - a table: a row for the cell with all the teachers ("not run yet" while it has no curve), one per
   single-teacher cell, then PPO from scratch;
@@ -29,11 +30,8 @@ import numpy as np
 
 from mjx_mikt.checkpoint import write_atomic
 from mjx_mikt.experiments import grid
-from mjx_mikt.experiments.report import CURVE, entry_cells, read_metric, save_png
+from mjx_mikt.experiments.report import entry_cells, read_metric
 
-ROBOT_COLOURS = {"CentipedeFour": "tab:blue", "CentipedeSix": "tab:green", "Hopper": "tab:purple"}
-OTHER_COLOURS = ("tab:brown", "tab:pink", "tab:olive", "tab:cyan")
-TOGETHER_COLOUR, PPO_COLOUR = "tab:red", "tab:orange"
 TOWERS = ("policy", "value")
 EDGE_FRACTION = 0.10  # 'start' and 'end' of the teacher phase: its first and last 10% of updates
 EQUAL_WEIGHTS = 0.01  # two teachers' mean weights closer than this: read 'about equally'
@@ -295,113 +293,6 @@ def weights_table(report: Dict) -> List[str]:
     return lines
 
 
-# ------------------------------------------------------------------ figures
-def _colour(robot: str, robots: List[str]) -> str:
-    others = [r for r in robots if r not in ROBOT_COLOURS]
-    return ROBOT_COLOURS.get(robot) or OTHER_COLOURS[others.index(robot) % len(OTHER_COLOURS)]
-
-
-def _row_colour(row: Dict, robots: List[str]) -> str:
-    if not row["robots"]:
-        return PPO_COLOUR
-    return TOGETHER_COLOUR if len(row["robots"]) > 1 else _colour(row["robots"][0], robots)
-
-
-def curves_figure(report: Dict, path: Path) -> Optional[Path]:
-    """The training curve (mean ± std over seeds) of every cell of the table in one panel."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    drawn = [r for r in rows(report) if r["entry"] is not None]
-    if not drawn:
-        return None
-    robots = list(dict.fromkeys(x for r in rows(report) for x in r["robots"]))
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for row in drawn:
-        steps, values = read_metric(Path(row["entry"]["cell"]), CURVE)
-        with np.errstate(all="ignore"):
-            mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
-        colour = _row_colour(row, robots)
-        ax.plot(steps, mean, label=f"{who(row)} ({values.shape[0]})", color=colour,
-                lw=2.0 if len(row["robots"]) > 1 else 1.3)
-        ax.fill_between(steps, mean - std, mean + std, color=colour, alpha=0.15, lw=0)
-    missing = [who(r) for r in rows(report) if r["entry"] is None]
-    targets = " / ".join(dict.fromkeys(r["target"] for r in rows(report)))
-    ax.set_title(f"{targets}: several teachers at once, each alone, none"
-                 + (f"\n(not run yet: {'; '.join(missing)})" if missing else ""), fontsize=9)
-    ax.set_xlabel("env steps")
-    ax.set_ylabel("average return (last 100 training episodes)", fontsize=8)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    save_png(fig, path)
-    plt.close(fig)
-    return path
-
-
-def weights_figure(report: Dict, path: Path) -> Optional[Path]:
-    """A panel per (tower, layer): p_s and each teacher's p_t of the several-teacher cell (solid, mean ± std
-    over seeds), each single-teacher cell's p_t (dashed); a dotted line where the teacher phase ends."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    drawn = [r for r in rows(report) if r["robots"] and r["entry"] is not None]
-    layers = list(dict.fromkeys(k for r in drawn for k in weight_names(Path(r["entry"]["cell"]))))
-    if not layers:
-        return None
-    robots = list(dict.fromkeys(x for r in rows(report) for x in r["robots"]))
-    towers = [t for t in TOWERS if any(k[0] == t for k in layers)]
-    columns = max(k[1] for k in layers) + 1
-    fig, axes = plt.subplots(len(towers), columns, figsize=(4.2 * columns, 3.2 * len(towers)), squeeze=False,
-                             sharey=True)
-    for i, tower in enumerate(towers):
-        for j in range(columns):
-            ax = axes[i][j]
-            ends = []
-            for row in drawn:
-                folder = Path(row["entry"]["cell"])
-                names = weight_names(folder).get((tower, j), {})
-                several = len(row["robots"]) > 1
-                for key, column in names.items():
-                    if key == "p_s" and not several:
-                        continue  # a single teacher's p_s is 1 - p_t
-                    steps, values = read_metric(folder, column)
-                    with np.errstate(all="ignore"):
-                        mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
-                    colour = "black" if key == "p_s" else _colour(key, robots)
-                    label = ("p_s (own)" if key == "p_s" else f"p_t {key}") + (", together" if several else ", alone")
-                    ax.plot(steps, mean, color=colour, lw=1.6 if several else 1.0, ls="-" if several else "--",
-                            label=label)
-                    if several:
-                        ax.fill_between(steps, mean - std, mean + std, color=colour, alpha=0.15, lw=0)
-                end = teacher_phase_end(folder)
-                if end is not None:
-                    ends.append(end)
-            for end in sorted(set(ends)):
-                ax.axvline(end, color="grey", ls=":", lw=1)
-            ax.set_title(f"{tower} layer {j}", fontsize=9)
-            ax.set_xlabel("env steps")
-            ax.grid(alpha=0.3)
-            if j == 0:
-                ax.set_ylabel("weight (softmax of mix logits)", fontsize=8)
-            if i == 0 and j == 0:
-                ax.legend(fontsize=6)
-    together = [r for r in rows(report) if len(r["robots"]) > 1]
-    note = ("solid (± std shaded): the teachers together; dashed: each teacher alone"
-            if all(r["entry"] is not None for r in together) else
-            "dashed: each teacher alone (the cell with the teachers together is not run yet)")
-    fig.suptitle("Each teacher's weight p_t and the student's own p_s per layer, mean over seeds\n" + note
-                 + "; dotted: the teachers are dropped", fontsize=9)
-    fig.tight_layout()
-    save_png(fig, path)
-    plt.close(fig)
-    return path
-
-
 # ------------------------------------------------------------------ the section
 def numbers(report: Dict) -> Dict:
     """What finding.json holds: the finding and the weights of every MIKT cell."""
@@ -424,5 +315,8 @@ def section(report: Dict, folder: Path, name: str):
         lines += ["Weights per layer (seed mean; start / mean over the teacher phase / end of it; the phase's "
                   "first and last 10% of updates):", "", *weight_lines, ""]
     lines += ["The numbers: `finding.json`.", ""]
+    # imported here: multi_figures reads this module's rows and weights
+    from mjx_mikt.experiments.multi_figures import curves_figure, weights_figure
+
     return "\n".join(lines), {"teachers": curves_figure(report, folder / f"{name}-teachers.png"),
                               "weights": weights_figure(report, folder / f"{name}-weights.png")}
