@@ -13,7 +13,7 @@ import pytest
 from mjx_mikt import run as cli
 from mjx_mikt.config import ConfigError
 from mjx_mikt.experiments import __main__ as experiments
-from mjx_mikt.experiments import grid, multi, report
+from mjx_mikt.experiments import grid, multi, multi_report, report
 from tiny_grid import TINY_ARGS, RecordingRunner
 
 REPO = Path(__file__).resolve().parents[1]
@@ -234,4 +234,4 @@ def test_the_committed_report_regenerates_byte_identical(tmp_path, monkeypatch):
     pairs = tuple((pair["source"], pair["target"]) for pair in data["pairs"])
     methods = list(dict.fromkeys(m for pair in data["pairs"] for m in pair["methods"])) or None
     assert report.build(grid.EXPERIMENTS["multi"], protocol, pairs, methods) == data
-    assert json.loads((COMMITTED / "finding.json").read_text()) == json.loads(json.dumps(multi.numbers(data)))
+    assert json.loads((COMMITTED / "finding.json").read_text()) == json.loads(json.dumps(multi_report.numbers(data)))

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mjx_mikt.config import METHODS, PRESETS, ConfigError
-from mjx_mikt.experiments import by_teacher, comparisons, grid, multi, report, scale, slurm
+from mjx_mikt.experiments import by_teacher, comparisons, grid, multi_report, report, scale, slurm
 
 
 def _budget_name(timesteps: int) -> str:
@@ -214,7 +214,7 @@ def main(argv: Optional[Sequence[str]] = None, runner=grid.run_subprocess) -> in
             return code
         sections = [by_teacher.section] if experiment.by_teacher else []
         if experiment.several_teachers:
-            sections.append(multi.section)
+            sections.append(multi_report.section)
         written = report.write(experiment, protocol, pairs, methods, sections)
         print(f"report: {written['md']}", flush=True)
         return 0

@@ -1,8 +1,8 @@
 """Several teachers at once (`report multi`): one student with all its source robots' teachers together
 (a pair 'Four+Six:Eight'), beside the same student with each teacher alone and PPO from scratch.
 
-`section` is what `report multi` adds after the per-pair tables (a `report.Section`; its two figures
-are drawn by multi_figures.py):
+What `report multi` adds after the per-pair tables (`multi_report.section`, a `report.Section`;
+its text and figures are drawn there from the numbers here):
 
 - a table: a row for the cell with all the teachers ("not run yet" while it has no curve), one per
   single-teacher cell, then PPO from scratch;
@@ -28,7 +28,6 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from mjx_mikt.checkpoint import write_atomic
 from mjx_mikt.experiments import grid
 from mjx_mikt.experiments.report import entry_cells, read_metric
 
@@ -291,32 +290,3 @@ def weights_table(report: Dict) -> List[str]:
                 cells.append(f"{s['start']:.2f} / {s['phase_mean']:.2f} / {s['end']:.2f}" if s else "-")
             lines.append(f"| {who(row)[6:]} | {layer} | " + " | ".join(cells) + " |")
     return lines
-
-
-# ------------------------------------------------------------------ the section
-def numbers(report: Dict) -> Dict:
-    """What finding.json holds: the finding and the weights of every MIKT cell."""
-    return {"finding": finding(report),
-            "weights": {r["source"]: weights(Path(r["entry"]["cell"])) for r in rows(report)
-                        if r["robots"] and r["entry"] is not None}}
-
-
-def section(report: Dict, folder: Path, name: str):
-    """The `report.Section` of an experiment with several-teacher pairs: text, finding.json, two PNGs."""
-    data = numbers(report)
-    write_atomic(folder / "finding.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    lines = ["", "## Several teachers at once", "", *table(report), "", f"**Finding.** {data['finding']['text']}", ""]
-    for row in rows(report):
-        if len(row["robots"]) > 1 and row["entry"] is not None:
-            lines += [f"**Which teacher the student reads** ({' + '.join(row['robots'])}). "
-                      + weights_text(row, data["weights"][row["source"]]), ""]
-    weight_lines = weights_table(report)
-    if len(weight_lines) > 2:
-        lines += ["Weights per layer (seed mean; start / mean over the teacher phase / end of it; the phase's "
-                  "first and last 10% of updates):", "", *weight_lines, ""]
-    lines += ["The numbers: `finding.json`.", ""]
-    # imported here: multi_figures reads this module's rows and weights
-    from mjx_mikt.experiments.multi_figures import curves_figure, weights_figure
-
-    return "\n".join(lines), {"teachers": curves_figure(report, folder / f"{name}-teachers.png"),
-                              "weights": weights_figure(report, folder / f"{name}-weights.png")}

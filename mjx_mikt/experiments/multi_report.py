@@ -1,14 +1,18 @@
-"""The figures of `report multi` (multi.py): every cell's training curve in one panel, and each
-teacher's weight p_t beside the student's own p_s per layer over training."""
+"""`report multi`'s section (`section`, a `report.Section`): the text, finding.json and two figures,
+every cell's training curve in one panel and each teacher's weight p_t beside the student's own p_s
+per layer over training. The rows, the finding and the weights they show are multi.py's."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np
 
-from mjx_mikt.experiments.multi import TOWERS, rows, teacher_phase_end, weight_names, who
+from mjx_mikt.checkpoint import write_atomic
+from mjx_mikt.experiments.multi import (TOWERS, finding, rows, table, teacher_phase_end, weight_names, weights,
+                                         weights_table, weights_text, who)
 from mjx_mikt.experiments.report import CURVE, read_metric, save_png
 
 ROBOT_COLOURS = {"CentipedeFour": "tab:blue", "CentipedeSix": "tab:green", "Hopper": "tab:purple"}
@@ -120,3 +124,29 @@ def weights_figure(report: Dict, path: Path) -> Optional[Path]:
     save_png(fig, path)
     plt.close(fig)
     return path
+
+
+# ------------------------------------------------------------------ the section
+def numbers(report: Dict) -> Dict:
+    """What finding.json holds: the finding and the weights of every MIKT cell."""
+    return {"finding": finding(report),
+            "weights": {r["source"]: weights(Path(r["entry"]["cell"])) for r in rows(report)
+                        if r["robots"] and r["entry"] is not None}}
+
+
+def section(report: Dict, folder: Path, name: str):
+    """The `report.Section` of an experiment with several-teacher pairs: text, finding.json, two PNGs."""
+    data = numbers(report)
+    write_atomic(folder / "finding.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    lines = ["", "## Several teachers at once", "", *table(report), "", f"**Finding.** {data['finding']['text']}", ""]
+    for row in rows(report):
+        if len(row["robots"]) > 1 and row["entry"] is not None:
+            lines += [f"**Which teacher the student reads** ({' + '.join(row['robots'])}). "
+                      + weights_text(row, data["weights"][row["source"]]), ""]
+    weight_lines = weights_table(report)
+    if len(weight_lines) > 2:
+        lines += ["Weights per layer (seed mean; start / mean over the teacher phase / end of it; the phase's "
+                  "first and last 10% of updates):", "", *weight_lines, ""]
+    lines += ["The numbers: `finding.json`.", ""]
+    return "\n".join(lines), {"teachers": curves_figure(report, folder / f"{name}-teachers.png"),
+                              "weights": weights_figure(report, folder / f"{name}-weights.png")}

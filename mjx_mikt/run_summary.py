@@ -1,0 +1,84 @@
+"""The end of a run: its summary.json, the table it prints, and the exit code its status gives.
+
+`experiment.py` calls these when a run ends or when a finished run is resumed; `exit_code` is the
+CLI's: 0 finished, 3 diverged, 130/143 interrupted by SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import sys
+from pathlib import Path
+from typing import List
+
+import numpy as np
+
+from mjx_mikt import checkpoint
+from mjx_mikt.config import Config
+from mjx_mikt.loop import RunResult, interpreter
+from mjx_mikt.train import recent_means_per_seed
+
+
+def summarize(result: RunResult, config: Config, out=None, teacher_records=None) -> dict:
+    """Write summary.json and print the table; wall_time_s is the run's over all its sittings."""
+    out = out or sys.stdout
+    per_seed = result.eval_returns.mean(axis=1)
+    summary = {
+        "target": config.run.target,
+        "source": list(config.run.source) if config.run.method != "ppo" else [],
+        "method": config.run.method,
+        "env_steps_per_seed": result.env_steps,
+        "updates": result.updates,
+        "wall_time_s": round(result.wall_time, 1),
+        "eval_return_per_seed": [float(x) for x in per_seed],
+        "eval_return_mean": float(np.nanmean(per_seed)) if np.isfinite(per_seed).any() else None,
+        "run_dir": str(result.run_dir),
+        "interrupted": result.interrupted,
+        "diverged": result.diverged or None,
+        "interrupted_by": signal.Signals(result.signal).name if result.signal else None,
+        "status": "diverged" if result.diverged else "interrupted" if result.interrupted else (
+            "finished" if result.updates == config.num_updates else "stopped"),
+    }
+    summary["episode_return_100_per_seed"] = recent_means_per_seed(result.final_state)
+    if teacher_records:
+        summary["teachers"] = teacher_records
+    checkpoint.write_atomic(result.run_dir / "summary.json", json.dumps(summary, indent=2))
+    print("\n".join(summary_table(summary, config)), file=out, flush=True)
+    return summary
+
+
+def summary_table(summary: dict, config: Config) -> List[str]:
+    """The lines printed at the end of a run (and on --resume of a finished one), from its summary."""
+    pair = f"{'+'.join(summary['source'])} -> {config.run.target}" if summary["source"] else config.run.target
+    lines = [
+        "",
+        f"{config.run.method} | {pair}",
+        f"{'seed':>6} | final eval return",
+    ]
+    for i, value in enumerate(summary["eval_return_per_seed"]):
+        value = float("nan") if value is None else value
+        lines.append(f"{config.run.seed + i:>6} | {value:12.1f}")
+    mean = summary["eval_return_mean"]
+    run_dir = Path(summary["run_dir"])
+    lines += [
+        f"{'mean':>6} | {mean:12.1f}" if mean is not None else f"{'mean':>6} |            -",
+        f"env steps per seed: {summary['env_steps_per_seed']:,} ({summary['updates']} updates) in "
+        f"{summary['wall_time_s'] / 60:.1f} min",
+        f"run folder: {run_dir}",
+        f"view: {interpreter()} -m tensorboard.main --logdir {shlex.quote(str(run_dir / 'tb'))}",
+    ]
+    return lines
+
+
+EXIT_DIVERGED = 3
+
+
+def exit_code(summary: dict) -> int:
+    """0 finished; 3 diverged; 130/143 interrupted by SIGINT/SIGTERM (as shells report them)."""
+    if summary.get("status") == "diverged":
+        return EXIT_DIVERGED
+    if summary.get("status") == "interrupted":
+        return 143 if summary.get("interrupted_by") == "SIGTERM" else 130
+    return 0
