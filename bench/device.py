@@ -135,7 +135,7 @@ def train(argv: List[str], run_dir: Path, deadline: float, keep: Optional[Path] 
     if summary.is_file():
         data = json.loads(summary.read_text())
         row.update(env_steps=data.get("env_steps_per_seed"), eval_return=data.get("eval_return_mean"),
-                   status=data.get("status"))
+                   status=data.get("status"), sitting_time_s=data.get("sitting_time_s"))
     if proc.returncode != 0:
         row["error_tail"] = (err or "").strip().splitlines()[-1:] 
     print(f"train: exit {row['exit_code']} in {row['wall_s']} s, loop {row['loop_env_steps_per_s']} env-steps/s, "
@@ -182,14 +182,16 @@ def markdown(report: Dict) -> str:
         compile_s = f"{r['compile_s']:.1f}" if "compile_s" in r else "-"
         lines.append(f"| {r['robot']} | {r['backend']} | {r['batch']:,} | {speed} | {compile_s} |")
     lines += ["", "## Training end to end (one program each: compile, training, evaluations)", "",
-              "| run | exit | wall s | loop env-steps/s (median) | final eval | env steps |", "|---|---|---:|---:|---:|---:|"]
+              "| run | exit | wall s | loop env-steps/s (median) | final eval | env steps | the run's own time split, s |",
+              "|---|---|---:|---:|---:|---:|---|"]
     for r in report["training"]:
         if r.get("skipped"):
             lines.append(f"| {r['name']} | skipped ({r['skipped']}) | | | | |")
             continue
         evaluation = f"{r['eval_return']:,.0f}" if r.get("eval_return") is not None else "-"
+        split = ", ".join(f"{k} {v:,.0f}" for k, v in (r.get("sitting_time_s") or {}).items()) or "-"
         lines.append(f"| {r['name']} | {r['exit_code']} | {r['wall_s']:.0f} | {r.get('loop_env_steps_per_s') or '-'} | "
-                     f"{evaluation} | {r.get('env_steps') or '-'} |")
+                     f"{evaluation} | {r.get('env_steps') or '-'} | {split} |")
     return "\n".join(lines) + "\n"
 
 

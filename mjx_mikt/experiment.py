@@ -26,7 +26,8 @@ from mjx_mikt import agents as agents_lib
 from mjx_mikt import checkpoint, envs, teachers as teachers_lib
 from mjx_mikt.config import Config, ConfigError, paper_comparison_warning, validate
 from mjx_mikt.loop import RunHooks, interpreter, restore_signal_handlers, run_training
-from mjx_mikt.run_summary import exit_code, summarize, summary_table
+from mjx_mikt.progress import SittingTimes
+from mjx_mikt.run_summary import exit_code, record_times, summarize, summary_table
 from mjx_mikt.train import Trainer, make_train
 
 
@@ -330,6 +331,7 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
     `hooks` are the CLI's videos (`run_videos.VIDEO_HOOKS`; this module does not import render, which
     imports it); after_finish runs after a finished run when config.run.video is on.
     """
+    times = SittingTimes()
     if not resume:
         write_config(run_dir, config)
     records = []
@@ -352,13 +354,17 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
     previous = json.loads((run_dir / "summary.json").read_text()).get("wall_time_s", 0.0) if (
         resume and (run_dir / "summary.json").is_file()) else 0.0
     result = run_training(trainer, config, run_dir, label, resume=resume, meta=meta, teachers=stacked,
-                          stop_after_updates=stop_after_updates, hooks=hooks, previous_wall_time=previous)
+                          stop_after_updates=stop_after_updates, hooks=hooks, previous_wall_time=previous,
+                          times=times)
     try:
-        summary = summarize(result, config, teacher_records=teacher_assignment(config, records) if records else None)
+        summary = summarize(result, config, teacher_records=teacher_assignment(config, records) if records else None,
+                            times=times)
     finally:  # a stopped run kept its signal handlers until its summary was written
         restore_signal_handlers()
     if summary["status"] == "finished" and config.run.video and hooks.after_finish is not None:
-        hooks.after_finish(config, run_dir)
+        with times.timing("videos"):
+            hooks.after_finish(config, run_dir)
+        record_times(summary, times)
     if config.run.method == "ppo" and summary["status"] == "finished":
         own = run_dir / "teacher"
         if config.run.register_teacher:

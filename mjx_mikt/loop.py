@@ -9,7 +9,6 @@ uninterrupted one and ends with the same parameters.
 
 from __future__ import annotations
 
-import collections
 import functools
 import os
 import shlex
@@ -27,6 +26,7 @@ import numpy as np
 from mjx_mikt import checkpoint
 from mjx_mikt.config import Config
 from mjx_mikt.logger import RunLogger
+from mjx_mikt.progress import Progress, SittingTimes
 from mjx_mikt.train import Trainer
 
 CHUNK_TARGET_SAMPLES = 16_384  # env steps per seed between host syncs when not set
@@ -191,75 +191,11 @@ def restore_signal_handlers() -> None:
     _Interrupt.kept = {}
 
 
-def _format_duration(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
-
-
-class Progress:
-    """One line on stderr per chunk (at most every `interval` s): steps, return, steps/s, ETA.
-
-    The rate is the median over the last `window` timed chunks (the chunk that compiled
-    excluded): one chunk that stalled (a SIGSTOP, a suspended laptop, a busy neighbour) would
-    otherwise drag the rate and the ETA down for the rest of the run. Until a chunk without a
-    compile has run, the rate of the chunks so far, compile included, is shown and marked so.
-    """
-
-    def __init__(self, label: str, total_updates: int, batch: int, interval: float = 5.0,
-                 num_seeds: int = 1, window: int = 15):
-        self.label, self.total, self.batch, self.interval = label, total_updates, batch, interval
-        self.num_seeds = num_seeds
-        self.last_print = 0.0
-        self.chunk_rates: collections.deque = collections.deque(maxlen=window)
-        self.compiling = [0, 0.0]  # updates and seconds of the chunks that compiled
-
-    def add(self, updates: int, seconds: float, compiled: bool) -> None:
-        if not compiled and seconds > 0:
-            self.chunk_rates.append(updates * self.batch / seconds)
-        elif compiled:
-            self.compiling[0] += updates
-            self.compiling[1] += seconds
-
-    @property
-    def steps_per_second(self) -> float:
-        """Env steps per second per seed: median of the recent chunks' rates (nan before one)."""
-        return float(np.median(self.chunk_rates)) if self.chunk_rates else float("nan")
-
-    @property
-    def rate_with_compile(self) -> float:
-        """Env steps per second per seed over the chunks that compiled (nan before one)."""
-        updates, seconds = self.compiling
-        return updates * self.batch / seconds if seconds > 0 else float("nan")
-
-    def show(self, update: int, last_return: float, force: bool = False) -> None:
-        now = time.time()
-        if not force and now - self.last_print < self.interval:
-            return
-        self.last_print = now
-        sps = self.steps_per_second
-        measured = sps == sps
-        if not measured:  # only chunks that compiled so far: their rate, compile included (an upper bound on the ETA)
-            sps = self.rate_with_compile
-        eta = (self.total - update) * self.batch / sps if sps == sps and sps > 0 else float("nan")
-        ret = f"{last_return:9.1f}" if last_return == last_return else "        -"
-        seeds = f" per seed x {self.num_seeds}" if self.num_seeds > 1 else ""
-        rate = (f"{sps:,.0f} steps/s{seeds}" + ("" if measured else " (incl. compile)")) if sps == sps \
-            else "- steps/s"
-        print(
-            f"[{self.label}] {100 * update / self.total:5.1f}% update {update}/{self.total} "
-            f"steps {update * self.batch:,}/{self.total * self.batch:,} | return (last 100 ep) {ret} | "
-            f"{rate} | ETA {_format_duration(eta) if eta == eta else '?'}",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
 def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
                  resume: bool = False, meta: Optional[Dict] = None,
                  stop_after_updates: Optional[int] = None, teachers=None,
-                 hooks: RunHooks = RunHooks(), previous_wall_time: float = 0.0) -> RunResult:
+                 hooks: RunHooks = RunHooks(), previous_wall_time: float = 0.0,
+                 times: Optional[SittingTimes] = None) -> RunResult:
     """Train (or continue training) the run in `run_dir`; returns its final state and evaluation.
 
     `teachers` is the agent's teacher_state stacked on a leading (num_seeds,)
@@ -272,8 +208,11 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
     time spent up to it, so a sitting that was killed outright (no summary written) still counts
     up to its newest checkpoint. `previous_wall_time` stands in for a checkpoint written before
     checkpoints recorded it.
+
+    `times` (a SittingTimes, made here if not given) collects where this sitting's time goes.
     """
     start = time.time()
+    times = times or SittingTimes()
     run = config.run
     ckpt_dir = run_dir / "checkpoints"
     meta = dict(meta or {}, config=config.to_dict())
@@ -283,7 +222,8 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
 
     def save(update: int, state) -> None:
         wall = round(earlier + time.time() - start, 1)
-        checkpoint.save_checkpoint(ckpt_dir, update, state, dict(meta, update=update, wall_time_s=wall))
+        with times.timing("checkpoints"):
+            checkpoint.save_checkpoint(ckpt_dir, update, state, dict(meta, update=update, wall_time_s=wall))
 
     if resume:
         abstract = jax.eval_shape(init, keys, teachers)
@@ -314,15 +254,18 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
 
     def run_eval(state, update):
         use_teacher = trainer.use_teacher_at(update)
-        if use_teacher not in evaluate:
+        fresh = use_teacher not in evaluate
+        if fresh:
             fn = lambda params, obs_stats, key, teachers: trainer.evaluate(
                 params, obs_stats, key, use_teacher=use_teacher, teachers=teachers)
             evaluate[use_teacher] = jax.jit(jax.vmap(fn), compiler_options=compiler_options(run.num_seeds))
-        eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, update))(keys)
-        result = jax.device_get(evaluate[use_teacher](state.params, state.obs_stats, eval_keys, state.teachers))
+        with times.timing("compiling" if fresh else "evaluation"):
+            eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, update))(keys)
+            result = jax.device_get(evaluate[use_teacher](state.params, state.obs_stats, eval_keys, state.teachers))
         logger.evaluation(update, update * batch, result["return"], result["length"])
         if hooks.after_evaluation is not None:
-            hooks.after_evaluation(trainer, config, run_dir, state, update)
+            with times.timing("videos"):
+                hooks.after_evaluation(trainer, config, run_dir, state, update)
         return result
 
     if resume and update > 0 and run.eval_every > 0 and update % run.eval_every == 0 \
@@ -347,6 +290,7 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
                 state, metrics = fn(state)
                 metrics = jax.device_get(metrics)  # the one host sync of the chunk
                 elapsed = time.time() - t0
+                times.seconds["compiling" if fresh else "training"] += elapsed
                 diverged = find_divergence(metrics, update)
                 progress.add(n, elapsed, fresh)
                 for i in range(n):

@@ -11,18 +11,21 @@ import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Optional
 
 import numpy as np
 
 from mjx_mikt import checkpoint
 from mjx_mikt.config import Config
 from mjx_mikt.loop import RunResult, interpreter
+from mjx_mikt.progress import SittingTimes
 from mjx_mikt.train import recent_means_per_seed
 
 
-def summarize(result: RunResult, config: Config, out=None, teacher_records=None) -> dict:
-    """Write summary.json and print the table; wall_time_s is the run's over all its sittings."""
+def summarize(result: RunResult, config: Config, out=None, teacher_records=None,
+              times: Optional[SittingTimes] = None) -> dict:
+    """Write summary.json and print the table; wall_time_s is the run's over all its sittings,
+    sitting_time_s (from `times`) this sitting's split by phase (progress.SittingTimes)."""
     out = out or sys.stdout
     per_seed = result.eval_returns.mean(axis=1)
     summary = {
@@ -44,6 +47,8 @@ def summarize(result: RunResult, config: Config, out=None, teacher_records=None)
     summary["episode_return_100_per_seed"] = recent_means_per_seed(result.final_state)
     if teacher_records:
         summary["teachers"] = teacher_records
+    if times is not None:
+        summary["sitting_time_s"] = times.as_dict()
     checkpoint.write_atomic(result.run_dir / "summary.json", json.dumps(summary, indent=2))
     print("\n".join(summary_table(summary, config)), file=out, flush=True)
     return summary
@@ -66,10 +71,23 @@ def summary_table(summary: dict, config: Config) -> List[str]:
         f"{'mean':>6} | {mean:12.1f}" if mean is not None else f"{'mean':>6} |            -",
         f"env steps per seed: {summary['env_steps_per_seed']:,} ({summary['updates']} updates) in "
         f"{summary['wall_time_s'] / 60:.1f} min",
+        *([time_line(summary["sitting_time_s"])] if summary.get("sitting_time_s") else []),
         f"run folder: {run_dir}",
         f"view: {interpreter()} -m tensorboard.main --logdir {shlex.quote(str(run_dir / 'tb'))}",
     ]
     return lines
+
+
+def time_line(seconds: Dict[str, float]) -> str:
+    """'time (last sitting): 312 s = training 250, compiling 40, ...': where it went, biggest first."""
+    parts = sorted(((k, v) for k, v in seconds.items() if k != "total" and v >= 0.05), key=lambda kv: -kv[1])
+    return f"time (last sitting): {seconds['total']:,.0f} s = " + ", ".join(f"{k} {v:,.0f}" for k, v in parts)
+
+
+def record_times(summary: dict, times: SittingTimes) -> None:
+    """summary.json again with this sitting's times now (after the final video, which follows the summary)."""
+    summary["sitting_time_s"] = times.as_dict()
+    checkpoint.write_atomic(Path(summary["run_dir"]) / "summary.json", json.dumps(summary, indent=2))
 
 
 EXIT_DIVERGED = 3

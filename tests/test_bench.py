@@ -83,6 +83,7 @@ def test_device_bench_at_tiny_sizes_writes_physics_and_two_trainings(tmp_path):
     assert ppo["env_steps"] == mikt["env_steps"] == 1024 and mikt["eval_return"] is not None
     text = (tmp_path / "report.md").read_text()
     assert "| MIKT CentipedeFour -> CentipedeEight | 0 |" in text and "| Ant | mujoco | 4 |" in text
+    assert mikt["sitting_time_s"]["compiling"] > 0 and "compiling" in text  # where each run's time went
 
 
 def test_bench_writes_each_row_as_it_goes_and_stops_at_its_time_limit(tmp_path, monkeypatch):

@@ -63,6 +63,12 @@ def test_tiny_teacher_run_leaves_config_events_checkpoint_and_teacher(teacher_ru
     assert (meta["robot"], meta["observation_size"], meta["action_size"]) == ("CentipedeFour", 97, 10)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["updates"] == 4 and len(summary["eval_return_per_seed"]) == 1
+    # where the sitting's time went: each phase timed, the final video's too, adding up to the total
+    times = summary["sitting_time_s"]
+    assert set(times) == {"training", "compiling", "evaluation", "checkpoints", "videos", "other", "total"}
+    assert times["compiling"] > 0 and times["videos"] > 0 and times["checkpoints"] > 0, times
+    assert abs(sum(v for k, v in times.items() if k != "total") - times["total"]) <= 0.5, times
+    assert "time (last sitting): " in out.stdout and "compiling" in out.stdout
     assert "steps/s" in out.stderr and "ETA" in out.stderr  # the progress line
     assert f"view: {interpreter()} -m tensorboard.main --logdir" in out.stdout  # the interpreter that ran
     videos = list((run_dir / "videos").glob("seed0-episode0-return*.mp4"))  # the final policy, one episode

@@ -219,7 +219,7 @@ def test_interrupted_evaluation_is_done_again_on_resume(tmp_path, monkeypatch):
 
 
 def test_progress_line_has_a_rate_from_the_first_chunk(capsys):
-    from mjx_mikt.loop import Progress
+    from mjx_mikt.progress import Progress
 
     progress = Progress("ppo Hopper", total_updates=10, batch=100, interval=0.0)
     progress.show(0, float("nan"), force=True)  # before any chunk: no rate, no nan
@@ -238,7 +238,7 @@ def test_progress_line_has_a_rate_from_the_first_chunk(capsys):
 
 def test_progress_rate_ignores_one_stalled_chunk(capsys):
     """A chunk that stalled (the process was stopped for a while) does not drag steps/s and ETA."""
-    from mjx_mikt.loop import Progress
+    from mjx_mikt.progress import Progress
 
     progress = Progress("mikt Eight", total_updates=100, batch=100, interval=0.0)
     for seconds in (1.0, 1.0, 500.0, 1.0):  # 1,000 steps/s, then a chunk paused for 8 min
