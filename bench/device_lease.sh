@@ -2,7 +2,7 @@
 # A lent GPU machine (the workplace's `device` tool) in one prepared command: `python -m bench.device`
 # with the packages that machine's image lacks, its output unbuffered and its report under $OUT.
 #
-#   bash bench/device_lease.sh --fetch-wheels     # here, once: the wheels into .whl/ (git-ignored)
+#   bash bench/device_lease.sh --fetch-wheels     # here, once: the wheels into .whl/ (.gitignore has it)
 #   bash bench/device_lease.sh [bench.device flags]   # there: run(command=..., carry=[".whl"])
 #
 # With no flags it runs the next lease's plan (docs/performance.md): MIKT CentipedeFour ->
@@ -16,7 +16,6 @@ WHEELS=(mujoco==4.0.0 mujoco-core==4.0.0 mujoco-mjx==3.17.0 glfw==2.11.0 pyopeng
         tensorboardX==2.6.5)
 
 if [ "${1:-}" = "--fetch-wheels" ]; then
-  grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
   for wheel in "${WHEELS[@]}"; do
     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
       --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
