@@ -11,6 +11,7 @@
 # What the image lacks (seen 2026-12-04 on an H200): mujoco 4.0.0 (+ mujoco-core, glfw, pyopengl),
 # mujoco-mjx 3.17.0 (+ trimesh) and tensorboardX; it has jax 0.11.2 with CUDA, flax, optax, orbax.
 set -euo pipefail
+SITE=${TMPDIR:-/tmp}/mjx-mikt-site   # the carried wheels, installed on the lent machine
 cd "$(dirname "$0")/.."
 WHEELS=(mujoco==4.0.0 mujoco-core==4.0.0 mujoco-mjx==3.17.0 glfw==2.11.0 pyopengl==3.1.10 trimesh==5.2.0
         tensorboardX==2.6.5)
@@ -25,8 +26,8 @@ if [ "${1:-}" = "--fetch-wheels" ]; then
   exit 0
 fi
 
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .whl/*.whl
+export PYTHONPATH="$SITE:$PWD" PYTHONUNBUFFERED=1
 # no libEGL on that machine: rendering off (the package would pick it, this says so up front)
 export MUJOCO_GL=disable
 OUT=${OUT:-$PWD/device-out}
