@@ -49,7 +49,7 @@ def summarize(result: RunResult, config: Config, out=None, teacher_records=None,
         summary["teachers"] = teacher_records
     if times is not None:
         summary["sitting_time_s"] = times.as_dict()
-    checkpoint.write_atomic(result.run_dir / "summary.json", json.dumps(summary, indent=2))
+    write_summary(summary)
     print("\n".join(summary_table(summary, config)), file=out, flush=True)
     return summary
 
@@ -87,6 +87,11 @@ def time_line(seconds: Dict[str, float]) -> str:
 def record_times(summary: dict, times: SittingTimes) -> None:
     """summary.json again with this sitting's times now (after the final video, which follows the summary)."""
     summary["sitting_time_s"] = times.as_dict()
+    write_summary(summary)
+
+
+def write_summary(summary: dict) -> None:
+    """RUN_DIR/summary.json (atomically), the one writer of that file."""
     checkpoint.write_atomic(Path(summary["run_dir"]) / "summary.json", json.dumps(summary, indent=2))
 
 
