@@ -114,7 +114,7 @@ def test_bench_writes_each_row_as_it_goes_and_stops_at_its_time_limit(tmp_path, 
     assert len(report["not_measured"]) == sum(len(rows) for rows in plan.values()) - 2
     assert "1-minute limit" in report["stopped"]
     text = next(tmp_path.glob("*.md")).read_text()
-    assert "Not measured (the 1-minute limit)" in text and "| CentipedeFour | mujoco | 8 | 1,000 | 0.80 |" in text
+    assert "Not measured (the 1-minute limit)" in text and "| CentipedeFour | mujoco | 8 | 1,000 | 0.80 | - |" in text
 
 
 def test_bench_report_has_learning_and_peer_sections_from_their_rows():
@@ -150,7 +150,10 @@ def test_bench_envs_gives_each_backend_its_ratio_to_native_physics(tmp_path, cap
         assert len(row["timed_env_steps_per_s"]) == 2 and row["env_steps_per_s"] == max(row["timed_env_steps_per_s"])
     assert "of_native" not in native
     assert jitted["of_native"] == jitted["env_steps_per_s"] / native["env_steps_per_s"] > 0
-    assert f"{jitted['of_native']:.2f} of native" in capsys.readouterr().out
+    assert "in_mujoco" not in native and len(jitted["timed_in_mujoco"]) == 2
+    assert 0 < jitted["in_mujoco"] < 1  # inside MuJoCo for part of the jitted step's wall time, not all of it
+    out = capsys.readouterr().out
+    assert f"{jitted['of_native']:.2f} of native  {jitted['in_mujoco']:.2f} in MuJoCo" in out
 
 
 def test_device_bench_reads_committed_teachers_instead_of_training_them(tmp_path):
