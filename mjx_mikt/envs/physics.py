@@ -90,12 +90,15 @@ class NativePhysics:
             return self._idle_outputs(lead, out_dtype)  # no episode ended: nothing to reset
         with self._lock:
             b, f = self._batch(n)
-            inputs = (qpos, qvel, warmstart, ctrl)
             finite = np.ones(n, bool)
-            for name, value in zip(("qpos", "qvel", "qacc_warmstart", "ctrl"), inputs):
-                flat = np.asarray(value, np.float64).reshape(n, -1)
-                finite &= np.isfinite(flat).all(axis=1)
-                f[name][:] = np.where(np.isfinite(flat), flat, 0.0)
+            for name, value in zip(("qpos", "qvel", "qacc_warmstart", "ctrl"), (qpos, qvel, warmstart, ctrl)):
+                flat = np.asarray(value).reshape(n, -1)
+                ok = np.isfinite(flat)
+                if ok.all():  # the common case: copy (and widen) straight into MuJoCo's arrays
+                    f[name][:] = flat
+                else:
+                    finite &= ok.all(axis=1)
+                    f[name][:] = np.where(ok, flat, 0.0)
             before = b.warning[:, INSTABILITY_WARNINGS, 0].sum(axis=1)
             crashed = np.zeros(n, bool)
             started = time.perf_counter()
@@ -109,10 +112,10 @@ class NativePhysics:
             self.mujoco_seconds += time.perf_counter() - started
             unstable = b.warning[:, INSTABILITY_WARNINGS, 0].sum(axis=1) > before
             failed = ~finite | unstable | crashed
-            qvel_out = f["qvel"].copy()
-            qvel_out[failed] = np.nan
-            outputs = (f["qpos"], qvel_out, f["qacc_warmstart"], f["xpos"], f["cfrc_ext"])
-            return tuple(np.asarray(x, out_dtype).reshape(lead + x.shape[1:]) for x in outputs)
+            outputs = [np.asarray(f[name], out_dtype) for name in ("qpos", "qvel", "qacc_warmstart", "xpos", "cfrc_ext")]
+            if failed.any():
+                outputs[1] = np.where(failed[:, None], np.nan, outputs[1]).astype(out_dtype)
+            return tuple(x.reshape(lead + x.shape[1:]) for x in outputs)
 
     def _idle_outputs(self, lead: tuple, dtype) -> tuple:
         """Zeros of host_step's output shapes: the (meaningless) result of a reset call with no
