@@ -117,6 +117,27 @@ def test_injected_blow_up_resets_that_env_only(native_envs):
     assert float(after.info["step_count"][1]) == 0.0
 
 
+@pytest.mark.parametrize("poison", [jnp.nan, 1e20], ids=["nan", "finite-but-unstable"])
+def test_a_blow_up_is_a_failure_whether_jax_or_mujoco_catches_it(native_envs, poison):
+    """NaN is caught before MuJoCo; 1e20 is finite, so MuJoCo itself resets that simulation with a
+    bad-qvel warning, which host_step turns into NaN velocities: both end the episode the same way."""
+    env = native_envs["CentipedeFour"]
+    state, _ = _rollout(env, 3, 10)
+    poisoned = state.replace(physics=state.physics.replace(qvel=state.physics.qvel.at[2, 0].set(poison)))
+    after, (_, reward, done, failure) = _rollout(env, 3, 1, state=poisoned)
+    assert np.asarray(failure)[0].tolist() == [0.0, 0.0, 1.0] and float(np.asarray(done)[0, 2]) == 1.0
+    assert np.isfinite(np.asarray(reward)).all() and np.isfinite(np.asarray(after.physics.qvel)).all()
+    # the host side alone (the Gymnasium env's path) checks finiteness itself
+    physics = env.physics
+    rows = lambda a: np.repeat(np.asarray(a)[None], 2, axis=0)
+    ps = jax.tree.map(lambda x: np.asarray(x[0]), state.physics)
+    qvel = rows(ps.qvel)
+    qvel[1, 0] = poison
+    out = physics.host_step(rows(ps.qpos), qvel, rows(ps.qacc_warmstart), np.zeros((2, physics.model.nu), np.float32),
+                            None, stepping=True)
+    assert np.isfinite(out[1][0]).all() and np.isnan(out[1][1]).all()
+
+
 def test_unknown_robot_lists_the_known_ones():
     with pytest.raises(envs.UnknownRobotError, match="known robots: CentipedeFour, CentipedeSix"):
         envs.make("Centipede99")

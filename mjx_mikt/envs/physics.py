@@ -24,7 +24,7 @@ After `init` both are computed at the given state.
   any number of vmaps (envs, seeds) becomes one callback per control step. MuJoCo computes in
   float64; results are cast to the caller's dtype. A step whose input is not
   finite, or that MuJoCo had to reset for instability (it silently resets such
-  a simulation), returns NaN velocities so the task can end that episode.
+  a simulation; `STEP_CLOCK_S` tells), returns NaN velocities so the task can end that episode.
 """
 
 from __future__ import annotations
@@ -48,11 +48,11 @@ from mjx_mikt.envs.base import PhysicsState
 from mjx_mikt.envs.force_sensor import with_force_sensor
 from mjx_mikt.envs.host_call import host_call
 
-INSTABILITY_WARNINGS = (
-    int(mujoco.mjtWarning.mjWARN_BADQPOS),
-    int(mujoco.mjtWarning.mjWARN_BADQVEL),
-    int(mujoco.mjtWarning.mjWARN_BADQACC),
-)
+# Each step starts every simulation's clock here. MuJoCo resets a simulation it finds unstable
+# (bad qpos, qvel or qacc) to time 0, so a clock below this after the step is such a reset.
+# `Batch.warning` would say so too, but in mujoco 4.0.0 it stays zero when that happens (checked
+# 2026-12-04: MjData's own counter rises, the batch's does not). Nothing in a task reads the time.
+STEP_CLOCK_S = 1000.0
 
 
 class NativePhysics:
@@ -77,29 +77,35 @@ class NativePhysics:
     def _batch(self, n: int):
         if n not in self._batches:
             b = mj_batch.Batch(self.model, n, nthread=min(self.nthread, n))
-            fields = {k: b.bind(k) for k in ("qpos", "qvel", "qacc_warmstart", "ctrl", "xpos", "cfrc_ext")}
+            fields = {k: b.bind(k) for k in ("qpos", "qvel", "qacc_warmstart", "ctrl", "xpos", "cfrc_ext", "time")}
             self._batches[n] = (b, fields)
         return self._batches[n]
 
-    def host_step(self, qpos, qvel, warmstart, ctrl, active, stepping: bool):
+    def host_step(self, qpos, qvel, warmstart, ctrl, active, stepping: bool, finite=None):
+        """MuJoCo's step (or forward) of the whole batch; inputs have leading batch axes `lead`.
+
+        qpos, qvel, warmstart, ctrl: (*lead, size) float;
+        active: None or (*lead,) bool, the envs to compute (the others' results are meaningless);
+        finite: None, or (*lead,) bool from a caller that has already zeroed the non-finite inputs
+          (the JAX side, where that is one fused kernel): False where an env's inputs were not finite.
+        Returns qpos, qvel, qacc_warmstart, xpos, cfrc_ext with the inputs' dtype; qvel is NaN for
+        an env whose input was not finite or that MuJoCo reset as unstable.
+        """
         lead = qpos.shape[:-1]
         n = int(np.prod(lead, dtype=np.int64))
+        if finite is None:
+            inputs = (qpos, qvel, warmstart, ctrl)
+            finite = np.all([np.isfinite(x).reshape(n, -1).all(axis=1) for x in inputs], axis=0)
+            qpos, qvel, warmstart, ctrl = (np.where(np.isfinite(x), x, 0.0).astype(x.dtype) for x in inputs)
         out_dtype = qpos.dtype
         ids = None if active is None else np.flatnonzero(np.asarray(active).reshape(n))
         if not stepping and ids is not None and not len(ids):
             return self._idle_outputs(lead, out_dtype)  # no episode ended: nothing to reset
         with self._lock:
             b, f = self._batch(n)
-            finite = np.ones(n, bool)
             for name, value in zip(("qpos", "qvel", "qacc_warmstart", "ctrl"), (qpos, qvel, warmstart, ctrl)):
-                flat = np.asarray(value).reshape(n, -1)
-                ok = np.isfinite(flat)
-                if ok.all():  # the common case: copy (and widen) straight into MuJoCo's arrays
-                    f[name][:] = flat
-                else:
-                    finite &= ok.all(axis=1)
-                    f[name][:] = np.where(ok, flat, 0.0)
-            before = b.warning[:, INSTABILITY_WARNINGS, 0].sum(axis=1)
+                f[name][:] = value.reshape(n, -1)  # copied and widened to float64 in one pass
+            f["time"][:] = STEP_CLOCK_S
             crashed = np.zeros(n, bool)
             started = time.perf_counter()
             try:
@@ -110,8 +116,8 @@ class NativePhysics:
             except mj_batch.SimulationError as err:
                 crashed[err.ids] = True
             self.mujoco_seconds += time.perf_counter() - started
-            unstable = b.warning[:, INSTABILITY_WARNINGS, 0].sum(axis=1) > before
-            failed = ~finite | unstable | crashed
+            unstable = f["time"] < STEP_CLOCK_S if stepping else False  # forward() does not check
+            failed = ~np.asarray(finite).reshape(n) | unstable | crashed
             outputs = [np.asarray(f[name], out_dtype) for name in ("qpos", "qvel", "qacc_warmstart", "xpos", "cfrc_ext")]
             if failed.any():
                 outputs[1] = np.where(failed[:, None], np.nan, outputs[1]).astype(out_dtype)
@@ -134,12 +140,15 @@ class NativePhysics:
     def _call(self, qpos, qvel, warmstart, ctrl, stepping: bool, active=None) -> PhysicsState:
         dtype = qpos.dtype
         shapes = tuple(jax.ShapeDtypeStruct(shape, dtype) for shape in self._output_shapes())
+        inputs = (qpos, qvel, warmstart, ctrl.astype(dtype))
+        finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in inputs]))
+        inputs = tuple(jnp.where(jnp.isfinite(x), x, 0.0) for x in inputs)  # MuJoCo never sees a NaN
         if active is None:
-            host = lambda q, v, w, c: self.host_step(q, v, w, c, None, stepping=stepping)
-            args = (qpos, qvel, warmstart, ctrl.astype(dtype))
+            host = lambda q, v, w, c, f: self.host_step(q, v, w, c, None, stepping=stepping, finite=f)
+            args = inputs + (finite,)
         else:
-            host = lambda q, v, w, c, a: self.host_step(q, v, w, c, a, stepping=stepping)
-            args = (qpos, qvel, warmstart, ctrl.astype(dtype), jnp.asarray(active, bool))
+            host = lambda q, v, w, c, f, a: self.host_step(q, v, w, c, a, stepping=stepping, finite=f)
+            args = inputs + (finite, jnp.asarray(active, bool))
         out = host_call(host, shapes, *args)
         return PhysicsState(*out)
 
