@@ -9,11 +9,11 @@ Writes bench/results/<device>-<date>.json and .md (markdown in bench/report.py):
 - peers: PPO against Stable-Baselines3 (bench.peers; needs `pip install .[peers]`).
 Ratios travel between machines better than absolute figures on a shared machine.
 
-Each training row is one seed at one rollout shape (`paper-wide`, 64 x 32: the
-main job's; `paper`, 8 x 256: the experiments'), the same optimisation
-(2048 samples, 64-sample minibatches, 10 epochs), timed as the median of
-`--repeats` single-update calls after the compile (`bench.cell.measure_cell`),
-with min and max. MIKT is timed in its coupled phase, the costlier one.
+Each training row is one seed of one preset as it trains (`bench.cell.measure_cell`): `paper`
+(8 x 256) and `paper-wide` (64 x 32), the paper's optimisation (2048 samples, 64-sample minibatches,
+10 epochs); `wide-256x16`, the main job's (4096 samples, 8 minibatches x 4 epochs). Each is timed as
+the median of `--repeats` single-update calls after the compile, with min and max. MIKT is timed in
+its coupled phase, the costlier one.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def device_info() -> Dict[str, str]:
     }
 
 
-SHAPES = {"paper-wide": (64, 32), "paper": (8, 256)}  # preset -> (envs, steps per env)
+SHAPES = {"paper-wide": (64, 32), "paper": (8, 256), "wide-256x16": (256, 16)}  # preset -> (envs, steps per env)
+MAIN_JOB = (("CentipedeFour", "ppo"), ("CentipedeEight", "mikt"))  # scripts/run.sh: teacher, then student
 PEER_ROBOT = "CentipedeFour"
 PHYSICS_REPEATS = 3  # timed runs per physics measurement, the best kept
 
@@ -84,7 +85,8 @@ def plan(quick: bool, platform_name: str) -> Dict[str, List]:
             "physics": [(robot, "mujoco", b) for robot in ("CentipedeFour", "CentipedeEight") for b in (8, 40, 64, 256)],
             "training": [(robot, method, preset, "mujoco") for preset in ("paper-wide", "paper")
                          for robot, method in (("CentipedeFour", "ppo"), ("CentipedeEight", "ppo"),
-                                               ("CentipedeEight", "mikt"))],
+                                               ("CentipedeEight", "mikt"))]
+                        + [(robot, method, "wide-256x16", "mujoco") for robot, method in MAIN_JOB],
             "learning": learning,
             "peers": [(PEER_ROBOT, 1), (PEER_ROBOT, 8)] if platform_name == "cpu" else [],
         }
@@ -92,7 +94,7 @@ def plan(quick: bool, platform_name: str) -> Dict[str, List]:
     robots = ["CentipedeFour", "CentipedeSix", "CentipedeEight", "Ant"]
     physics = [(r, b, n) for r in robots for b in backends for n in (64, 256, 1024, 4096)]
     training = [(r, m, p, backends[0]) for r in ("CentipedeFour", "CentipedeEight")
-                for m in ("ppo", "mikt") for p in ("paper-wide", "paper")]
+                for m in ("ppo", "mikt") for p in ("paper-wide", "paper", "wide-256x16")]
     return {"physics": physics, "training": training, "learning": learning if platform_name == "cpu" else [],
             "peers": [(PEER_ROBOT, 1), (PEER_ROBOT, 8)] if platform_name == "cpu" else []}
 
@@ -131,8 +133,8 @@ def measure_physics(robot: str, backend: str, batch: int, steps: int) -> List[Di
 def measure_training_row(robot: str, method: str, preset: str, backend: str, repeats: int,
                          physics: List[Dict], steps: int) -> Dict:
     num_envs, rollout_length = SHAPES[preset]
-    row = dict(measure_cell(robot, method, num_envs, rollout_length, num_seeds=1, updates=repeats, backend=backend),
-               preset=preset, backend=backend)
+    row = dict(measure_cell(robot, method, num_envs, rollout_length, num_seeds=1, updates=repeats, backend=backend,
+                            preset=preset), preset=preset, backend=backend)
     same = lambda b: [p for p in physics if (p["robot"], p["backend"], p["batch"]) == (robot, b, num_envs)]
     if not same(backend):
         physics.extend(measure_physics(robot, backend, num_envs, steps))

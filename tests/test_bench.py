@@ -24,10 +24,12 @@ def test_bench_training_rows_are_medians_at_the_presets_shapes():
     from bench import cell, run
 
     quick = run.plan(quick=True, platform_name="cpu")["training"]
-    # the main job's shape and the experiments' shape, ppo and mikt on the Fig. 3(a) student
+    # the paper's optimisation at two shapes, ppo and mikt on the Fig. 3(a) student, and the main job's two runs
     for preset in ("paper-wide", "paper"):
         assert ("CentipedeEight", "mikt", preset, "mujoco") in quick
         assert ("CentipedeEight", "ppo", preset, "mujoco") in quick
+    assert {("CentipedeFour", "ppo"), ("CentipedeEight", "mikt")} == {
+        (robot, method) for robot, method, preset, _ in quick if preset == "wide-256x16"}
     row = cell.measure_cell("CentipedeFour", "mikt", 2, 16, num_seeds=1, updates=3)
     assert row["updates_timed"] == 3 and row["shape"] == "2x16"
     assert 0 < row["seconds_per_update_min"] <= row["seconds_per_update_median"] <= row["seconds_per_update_max"]
