@@ -118,7 +118,8 @@ class NativePhysics:
             self.mujoco_seconds += time.perf_counter() - started
             unstable = f["time"] < STEP_CLOCK_S if stepping else False  # forward() does not check
             failed = ~np.asarray(finite).reshape(n) | unstable | crashed
-            outputs = [np.asarray(f[name], out_dtype) for name in ("qpos", "qvel", "qacc_warmstart", "xpos", "cfrc_ext")]
+            # np.array, not asarray: a copy even for float64 callers, never a view MuJoCo's next call overwrites
+            outputs = [np.array(f[name], out_dtype) for name in ("qpos", "qvel", "qacc_warmstart", "xpos", "cfrc_ext")]
             if failed.any():
                 outputs[1] = np.where(failed[:, None], np.nan, outputs[1]).astype(out_dtype)
             return tuple(x.reshape(lead + x.shape[1:]) for x in outputs)
