@@ -9,7 +9,6 @@ uninterrupted one and ends with the same parameters.
 
 from __future__ import annotations
 
-import functools
 import os
 import shlex
 import signal
@@ -241,14 +240,16 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
         config_file = run_dir / "config.json"
         logger.text("config", config_file.read_text() if config_file.is_file() else config.to_json())
     chunk = updates_per_chunk(config)
-    compiled: Dict[tuple, Callable] = {}
+    compiled: Dict[bool, Callable] = {}
 
-    def program(n: int, use_teacher: bool):
-        if (n, use_teacher) not in compiled:
-            fn = functools.partial(trainer.run, num_updates=n, use_teacher=use_teacher)
-            compiled[(n, use_teacher)] = jax.jit(jax.vmap(fn), compiler_options=compiler_options(run.num_seeds))
-            return compiled[(n, use_teacher)], True
-        return compiled[(n, use_teacher)], False
+    def program(use_teacher: bool):
+        """The phase's one compiled chunk program: fn(state, count) runs `count` <= chunk updates."""
+        if use_teacher not in compiled:
+            fn = lambda state, count: trainer.run(state, chunk, use_teacher, count=count)
+            compiled[use_teacher] = jax.jit(jax.vmap(fn, in_axes=(0, None)),
+                                            compiler_options=compiler_options(run.num_seeds))
+            return compiled[use_teacher], True
+        return compiled[use_teacher], False
 
     evaluate = {}
 
@@ -284,11 +285,12 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
                 if _Interrupt.received:
                     raise KeyboardInterrupt  # the same path as a Ctrl-C where no handler could be set
                 boundary = min(next_boundary(update, trainer, config), end)
-                n = chunk if boundary - update >= chunk else 1
-                fn, fresh = program(n, trainer.use_teacher_at(update))
+                n = min(chunk, boundary - update)
+                fn, fresh = program(trainer.use_teacher_at(update))
                 t0 = time.time()
-                state, metrics = fn(state)
-                metrics = jax.device_get(metrics)  # the one host sync of the chunk
+                state, metrics = fn(state, np.int32(n))
+                # the one host sync of the chunk; rows past n are the skipped updates' zeros
+                metrics = {k: np.asarray(v)[:, :n] for k, v in jax.device_get(metrics).items()}
                 elapsed = time.time() - t0
                 times.seconds["compiling" if fresh else "training"] += elapsed
                 diverged = find_divergence(metrics, update)

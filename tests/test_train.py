@@ -1,5 +1,6 @@
 """The fused trainer's mechanics on a toy env: determinism, resume, checkpoints, sharding."""
 
+import csv
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 from mjx_mikt import agents, checkpoint
 from mjx_mikt.config import Config, PPOConfig, RunConfig
 from mjx_mikt.loop import run_training
-from mjx_mikt.train import make_train
+from mjx_mikt.train import Trainer, make_train
 from toy_env import PointMass
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,6 +106,34 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
     assert [int(r.split(",")[0]) for r in rows] == list(range(1, 7))
     assert (tmp_path / "part" / "eval.csv").is_file()
     assert list((tmp_path / "part" / "tb" / "mean").iterdir())
+
+
+def test_chunks_cut_short_run_in_the_one_compiled_program_of_their_phase(tmp_path, monkeypatch):
+    """Checkpoints every 2 and an evaluation at 5 cut 4-update chunks to 2, 2, 1, 1 updates: all four
+    run in one traced (so one compiled) program, and the run ends where one update per chunk does."""
+    traced = []
+    original = Trainer.run
+
+    def counting(self, ts, num_updates, use_teacher, count=None):
+        traced.append(num_updates)
+        return original(self, ts, num_updates, use_teacher, count)
+
+    monkeypatch.setattr(Trainer, "run", counting)
+    config = toy_config(updates_per_chunk=4, eval_every=5, checkpoint_every=2)
+    cut = run_training(toy_trainer(config), config, tmp_path / "cut", "cut")
+    assert traced == [4] and cut.updates == 6
+    rows = (tmp_path / "cut" / "metrics.csv").read_text().splitlines()
+    assert [int(r.split(",")[0]) for r in rows[1:]] == list(range(1, 7))  # no row of a skipped update
+    config = toy_config(updates_per_chunk=1, eval_every=5, checkpoint_every=2)
+    single = run_training(toy_trainer(config), config, tmp_path / "single", "single")
+    for a, b in zip(leaves(cut.final_state.params), leaves(single.final_state.params)):
+        np.testing.assert_array_equal(a, b)
+    timing = "env_steps_per_second"  # the one column that is a clock's
+
+    def table(run):
+        return [{k: v for k, v in row.items() if k != timing}
+                for row in csv.DictReader(open(tmp_path / run / "metrics.csv"))]
+    assert table("cut") == table("single")
 
 
 SHARDED = textwrap.dedent(
