@@ -26,6 +26,7 @@ import jax.numpy as jnp
 from bench.training import TEACHER_ROBOT, random_teacher
 from mjx_mikt import agents, envs, teachers as teachers_lib
 from mjx_mikt.config import PRESETS, Config, RunConfig, preset_mikt
+from mjx_mikt.envs.base import SEED_AXIS, batched
 from mjx_mikt.loop import compiler_options
 from mjx_mikt.train import make_train
 
@@ -76,7 +77,7 @@ def measure_cell(robot: str, method: str, num_envs: int, rollout_length: int, nu
     """Median, min and max seconds of `updates` single-update calls after the compile (the coupled phase)."""
     _, trainer, state = build_cell(robot, method, num_envs, rollout_length, num_seeds, backend, preset)
     ppo = trainer.ppo
-    step = jax.jit(jax.vmap(lambda s: trainer.run(s, 1, trainer.agent.uses_teacher)),
+    step = jax.jit(batched(lambda s: trainer.run(s, 1, trainer.agent.uses_teacher), SEED_AXIS),
                    compiler_options=compiler_options(num_seeds))
     t0 = time.perf_counter()
     state, metrics = step(state)

@@ -26,6 +26,7 @@ import jax
 import numpy as np
 
 from mjx_mikt import envs
+from mjx_mikt.envs.base import batched
 from mjx_mikt.config import RunConfig
 
 
@@ -39,7 +40,7 @@ def measure(robot: str, backend: str, batch: int, steps: int = 100, repeats: int
     def rollout(state, key):
         def body(s, k):
             action = jax.random.uniform(k, (batch, env.action_size), minval=-1.0, maxval=1.0)
-            s = jax.vmap(env.step)(s, action)
+            s = batched(env.step)(s, action)  # named, as the trainer maps its envs
             return s, s.reward
 
         return jax.lax.scan(body, state, jax.random.split(key, steps))

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from bench.cell import build_cell, cell_arguments
+from mjx_mikt.envs.base import SEED_AXIS, batched
 from mjx_mikt.loop import compiler_options
 
 LEARN_METHODS = ("ppo", "mlpp", "mikt-no-mi", "mikt-no-kl", "mikt")
@@ -56,10 +57,10 @@ def profile(robot: str, num_envs: int, rollout_length: int, num_seeds: int, repe
 
     def physics(env_state):
         def step(s, _):
-            return jax.vmap(env.step)(s, jnp.zeros((num_envs, env.action_size))), None
+            return batched(env.step)(s, jnp.zeros((num_envs, env.action_size))), None
         return jax.lax.scan(step, env_state, None, length=rollout_length)[0].obs
 
-    rows.append(dict(shape, part="physics", **_time(jax.jit(jax.vmap(physics)), state.env_state, repeats)))
+    rows.append(dict(shape, part="physics", **_time(jax.jit(batched(physics, SEED_AXIS)), state.env_state, repeats)))
     for method in methods:
         _, trainer, state = build_cell(robot, method, num_envs, rollout_length, num_seeds)
         use_teacher = trainer.agent.uses_teacher

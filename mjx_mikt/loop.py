@@ -24,6 +24,7 @@ import numpy as np
 
 from mjx_mikt import checkpoint
 from mjx_mikt.config import Config
+from mjx_mikt.envs.base import SEED_AXIS, batched
 from mjx_mikt.logger import RunLogger
 from mjx_mikt.progress import Progress, SittingTimes
 from mjx_mikt.train import Trainer
@@ -246,7 +247,7 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
         """The phase's one compiled chunk program: fn(state, count) runs `count` <= chunk updates."""
         if use_teacher not in compiled:
             fn = lambda state, count: trainer.run(state, chunk, use_teacher, count=count)
-            compiled[use_teacher] = jax.jit(jax.vmap(fn, in_axes=(0, None)),
+            compiled[use_teacher] = jax.jit(batched(fn, SEED_AXIS, in_axes=(0, None)),
                                             compiler_options=compiler_options(run.num_seeds))
             return compiled[use_teacher], True
         return compiled[use_teacher], False
@@ -259,7 +260,7 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
         if fresh:
             fn = lambda params, obs_stats, key, teachers: trainer.evaluate(
                 params, obs_stats, key, use_teacher=use_teacher, teachers=teachers)
-            evaluate[use_teacher] = jax.jit(jax.vmap(fn), compiler_options=compiler_options(run.num_seeds))
+            evaluate[use_teacher] = jax.jit(batched(fn, SEED_AXIS), compiler_options=compiler_options(run.num_seeds))
         with times.timing("compiling" if fresh else "evaluation"):
             eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, update))(keys)
             result = jax.device_get(evaluate[use_teacher](state.params, state.obs_stats, eval_keys, state.teachers))

@@ -37,7 +37,7 @@ from flax import struct
 from mjx_mikt import cpu_random
 from mjx_mikt.agents.base import Agent, Minibatch
 from mjx_mikt.config import Config
-from mjx_mikt.envs.base import Env, State
+from mjx_mikt.envs.base import Env, State, batched
 from mjx_mikt.losses import compute_gae, gaussian_log_prob
 from mjx_mikt.normalization import RunningStats, normalize, scale_reward
 
@@ -207,7 +207,7 @@ class Trainer:
             mean, log_std, value = agent.apply(ts.params, obs, use_teacher=use_teacher, teachers=teachers)
             action = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
             log_prob = gaussian_log_prob(mean, log_std, action)
-            env_state = self._constrain(jax.vmap(self.env.step)(ts.env_state, action))
+            env_state = self._constrain(batched(self.env.step)(ts.env_state, action))
             obs_stats = ts.obs_stats.update(env_state.obs) if ppo.normalize_obs else ts.obs_stats
             final_obs = self._normalize_obs(obs_stats, env_state.final_obs)
             _, _, next_value = agent.apply(ts.params, final_obs, use_teacher=use_teacher, teachers=teachers)
@@ -367,7 +367,7 @@ class Trainer:
             obs = self._normalize_obs(obs_stats, env_state.obs)
             mean, _, _ = self.agent.apply(params, obs, use_teacher=use_teacher,
                                           teachers=teachers if jax.tree.leaves(teachers) else None)
-            env_state = jax.vmap(self.env.step)(env_state, mean)
+            env_state = batched(self.env.step)(env_state, mean)
             total = total + alive * env_state.reward
             length = length + alive
             alive = alive * (1.0 - env_state.done)

@@ -138,6 +138,40 @@ def test_a_blow_up_is_a_failure_whether_jax_or_mujoco_catches_it(native_envs, po
     assert np.isfinite(out[1][0]).all() and np.isnan(out[1][1]).all()
 
 
+def test_auto_reset_runs_only_on_steps_that_ended_an_episode(monkeypatch):
+    """Mapped over named axes, as the trainer maps its envs and seeds, the auto-reset (and its MuJoCo
+    call) runs only on a step where some episode ended; under an unnamed vmap it runs on every step.
+    The states are the same bit for bit."""
+    env = envs.make("CentipedeFour", backend="mujoco", episode_length=5)
+    resets = []
+    host_step = env.physics.host_step
+
+    def counting(*args, stepping, **kwargs):
+        resets.append(stepping)
+        return host_step(*args, stepping=stepping, **kwargs)
+
+    monkeypatch.setattr(env.physics, "host_step", counting)
+
+    def rollout(mapped):
+        def run(keys):
+            state = jax.vmap(env.reset)(keys)
+            step = lambda s, _: (lambda s: (s, s.done))(mapped(env.step)(s, jnp.zeros((3, env.action_size))))
+            return jax.lax.scan(step, state, None, length=12)
+
+        resets.clear()
+        keys = jnp.stack([jax.random.split(jax.random.PRNGKey(s), 3) for s in range(2)])
+        state, done = jax.jit(envs.base.batched(run, envs.base.SEED_AXIS))(keys)
+        return state, np.asarray(done), resets.count(False)
+
+    named, done, named_resets = rollout(envs.base.batched)
+    unnamed, _, unnamed_resets = rollout(jax.vmap)
+    steps_with_an_end = int(done.any(axis=(0, 2)).sum())
+    assert steps_with_an_end == 2  # the time limit at steps 5 and 10
+    assert (named_resets, unnamed_resets) == (1 + steps_with_an_end, 1 + 12)  # 1: the first reset
+    for a, b in zip(jax.tree.leaves(named), jax.tree.leaves(unnamed)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_unknown_robot_lists_the_known_ones():
     with pytest.raises(envs.UnknownRobotError, match="known robots: CentipedeFour, CentipedeSix"):
         envs.make("Centipede99")

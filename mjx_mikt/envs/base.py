@@ -73,6 +73,34 @@ class State:
     info: Dict[str, Any] = struct.field(default_factory=dict)
 
 
+# The named vmap axes a batch of envs lives on: the trainer maps its envs over ENV_AXIS and a
+# training program maps its seeds over SEED_AXIS (`jax.vmap(..., axis_name=...)`). The auto-reset
+# reduces `done` over those bound, so on a CPU it runs only on a step where some episode ended.
+SEED_AXIS = "seeds"
+ENV_AXIS = "envs"
+
+
+def batched(fn: Callable, axis: str = ENV_AXIS, **vmap_kwargs) -> Callable:
+    """jax.vmap(fn) over a named batch axis: how a batch of envs (or of seeds) is mapped."""
+    return jax.vmap(fn, axis_name=axis, **vmap_kwargs)
+
+
+def _bound(axis: str) -> bool:
+    try:
+        jax.lax.axis_index(axis)  # raises at trace time outside a vmap of that name
+        return True
+    except NameError:
+        return False
+
+
+def anywhere(flag: jax.Array) -> jax.Array:
+    """flag, OR-ed over the bound named batch axes: unbatched (so a `lax.cond` on it stays a branch
+    under vmap) when every enclosing vmap is named; batched by an unnamed one, where a cond then
+    computes both branches, which is still correct."""
+    axes = tuple(a for a in (SEED_AXIS, ENV_AXIS) if _bound(a))
+    return jax.lax.psum(flag.astype(jnp.int32), axes) > 0 if axes else flag
+
+
 class Env:
     """Base class of a task. Subclasses set the sizes and implement reset/step."""
 
@@ -106,7 +134,15 @@ def end_of_step(state: State, physics: PhysicsState, obs: jax.Array, reward: jax
     done = terminated | truncated
     running = state.info["running_return"] + reward
     rng, reset_key = jax.random.split(state.info["rng"])
-    fresh_physics, fresh_obs = fresh_episode(reset_key, done)
+    if jax.default_backend() == "cpu":
+        # Most control steps end no episode. Under vmap a plain call computes the reset for every
+        # env on every step (the native backend's reset callback included), so on a CPU it runs
+        # only where some env of the batch is done; the outputs are the same. (On an accelerator
+        # a branch would cost a sync with the host each step.)
+        fresh_physics, fresh_obs = jax.lax.cond(anywhere(done), lambda: fresh_episode(reset_key, done),
+                                                lambda: (physics, obs))
+    else:
+        fresh_physics, fresh_obs = fresh_episode(reset_key, done)
     pick = lambda new, old: jnp.where(done, new, old)
     donef = done.astype(obs.dtype)
     return State(
