@@ -319,7 +319,7 @@ class Trainer:
         count: None, or an int32 scalar (unbatched under a vmap over seeds): only the first `count`
           updates run, the others pass the state through with zero metrics. One compiled program
           then serves every shorter chunk too (one cut short by an evaluation, a checkpoint, the
-          phase switch or the end), where each length used to compile a program of its own: 7-8 s
+          phase switch or the end), where each length used to compile a program of its own: about 7 s
           each for MIKT at 256 envs on the 2-core CPU. The predicate is unbatched, so the cond
           stays a branch under vmap and a skipped update costs nothing.
         """
