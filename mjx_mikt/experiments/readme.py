@@ -74,10 +74,15 @@ def summary_table(data: Dict) -> List[str]:
 # block name -> the table's lines from the report's JSON
 TABLES: Dict[str, Callable[[Dict], List[str]]] = {"fig3a": _four_to_eight, "fig4": _four_to_eight,
                                                    "fig3b": _pair("CentipedeSix", "CentipedeEight"),
+                                                   "fig3c": _pair("CentipedeFour", "CpCentipedeSix"),
+                                                   "fig3d": _pair("CentipedeSix", "CpCentipedeEight"),
+                                                   "fig3e": _pair("CentipedeFour", "Ant"),
+                                                   "fig3f": _pair("CentipedeSix", "Ant"),
                                                    "fig7": _four_to_eight, "shapes": comparisons.table,
                                                    "backends": comparisons.table, "fig5": by_teacher.table,
                                                    "fig5-teachers": by_teacher.teachers_table,
-                                                   "summary": summary_table, "scale": scale.table}
+                                                   "summary": summary_table, "scale": scale.table,
+                                                   "own-robot": lambda data: report.pair_table(data["pairs"][0])}
 
 
 def render(text: str, root: Path) -> str:
