@@ -25,6 +25,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from mjx_mikt import agents as agents_lib
 from mjx_mikt import checkpoint, envs, teachers as teachers_lib
 from mjx_mikt.config import Config, ConfigError, paper_comparison_warning, validate
+from mjx_mikt.envs.mjcf import display_name
 from mjx_mikt.loop import RunHooks, interpreter, restore_signal_handlers, run_training
 from mjx_mikt.progress import SittingTimes
 from mjx_mikt.run_summary import exit_code, record_times, summarize, summary_table
@@ -272,7 +273,7 @@ def train_missing_teachers(config: Config, hooks: RunHooks = RunHooks()) -> None
         print(f"no {k} teacher(s) for {robot} in {config.run.teacher_store}: {doing}; "
               f"{committed_teachers_hint(config, robot)}", file=sys.stderr, flush=True)
         if resume and finished_summary(run_dir, teacher_config) is None:
-            teacher_summary = train_and_report(teacher_config, run_dir, resume=True, label=f"teacher {robot}",
+            teacher_summary = train_and_report(teacher_config, run_dir, resume=True, label=f"teacher {display_name(robot)}",
                                                hooks=hooks)
         elif resume:  # finished earlier, yet the store lacks its teachers: registered below, or said why not
             teacher_summary = {"status": "finished"}
@@ -280,7 +281,7 @@ def train_missing_teachers(config: Config, hooks: RunHooks = RunHooks()) -> None
             if run_dir.exists():
                 shutil.rmtree(run_dir)  # started but never checkpointed: nothing to keep
             run_dir.mkdir(parents=True)
-            teacher_summary = train_and_report(teacher_config, run_dir, label=f"teacher {robot}", hooks=hooks)
+            teacher_summary = train_and_report(teacher_config, run_dir, label=f"teacher {display_name(robot)}", hooks=hooks)
         if teacher_summary["status"] != "finished":
             print(f"the {robot} teacher training stopped; run the same command again to resume it",
                   file=sys.stderr, flush=True)
@@ -347,7 +348,7 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
         specs = []
     trainer = build_trainer(config, [robot_specs[0] for robot_specs in specs])
     stacked = teachers_lib.stacked_state(trainer.agent, config, specs)
-    label = label or f"{config.run.method} {config.run.target}"
+    label = label or f"{config.run.method} {display_name(config.run.target)}"
     print(describe(config, resume), file=sys.stderr, flush=True)
     meta = {"target": config.run.target, "method": config.run.method}
     # checkpoints written before they recorded the wall time: the last sitting's summary has it

@@ -250,7 +250,9 @@ def test_tiny_ppo_on_half_cheetah_then_mikt_from_centipede_four(tmp_path, capsys
     code = cli.main(["--target", cheetah, "--method", "ppo", "--timesteps", "4096", "--num-envs", "4",
                      "--rollout-length", "64", "--no-video", "--run-dir", str(tmp_path / "ppo"),
                      "--teacher-store", str(store), "--register-teacher", "--eval-episodes", "2"])
-    assert code == 0, capsys.readouterr().err[-2000:]
+    err = capsys.readouterr().err
+    assert code == 0, err[-2000:]
+    assert "[ppo half_cheetah.xml]" in err and f"[ppo {cheetah}]" not in err  # the progress line names the file
     summary = json.loads((tmp_path / "ppo" / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["updates"] == 16
     identity = envs.robot_id(cheetah)

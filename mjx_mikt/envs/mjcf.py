@@ -377,6 +377,11 @@ def load_robot(name: str, xml: Union[str, Path], **options) -> MjcfRobot:
     return MjcfRobot(identity(name, text, resolved), text, resolved, n_substeps)
 
 
+def display_name(name: str) -> str:
+    """A robot as a progress line shows it: an MJCF path by its file name, any other name as it is."""
+    return Path(name).name if is_mjcf_path(name) else name
+
+
 def identity(name: str, text: str, options: TaskOptions) -> str:
     """`<name>-<hash8>` (a path's stem for a name ending in .xml): the module docstring's robot identity."""
     stem = Path(name).stem if is_mjcf_path(name) else name
