@@ -27,6 +27,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from mjx_mikt.checkpoint import write_atomic
+from mjx_mikt.envs.mjcf import display_name
 from mjx_mikt.experiments.grid import LONG, Cell, Experiment, Protocol, parse_pairs, planned_updates
 
 CURVE = "episode_return_100"
@@ -158,7 +159,9 @@ def build(experiment: Experiment, protocol: Protocol, pairs=None, methods=None) 
         "out": str(protocol.out), "seeds": protocol.seeds, "timesteps": protocol.timesteps,
         "preset": protocol.preset, "backend": protocol.backend}, "pairs": []}
     for source, target in pairs:
-        pair = {"source": source, "target": target, "teachers": teacher_records(protocol, source), "methods": {}}
+        # an MJCF robot by its file name: the report reads the same on any machine, wherever the file lies
+        pair = {"source": display_name(source), "target": display_name(target),
+                "teachers": teacher_records(protocol, source), "methods": {}}
         for method in methods:
             cell = Cell("", target, "ppo") if method == "ppo" else Cell(source, target, method)
             entry = cell_entry(cell, protocol)
