@@ -35,19 +35,29 @@ CHUNK_TARGET_SAMPLES = 16_384  # env steps per seed between host syncs when not 
 def compiler_options(num_seeds: int) -> Dict[str, str]:
     """XLA options for a training program that vmaps `num_seeds` seeds (for `jax.jit(compiler_options=)`).
 
-    On a CPU with one seed, XLA's YNNPACK fusions are turned off: a minibatch of
-    64 samples makes every matmul small, and YNNPACK's per-call cost then
-    outweighs its kernels. MIKT's learning phase (CentipedeEight, 64 x 32) took
-    0.446 s per update without them against 0.547 s with (means of five
-    interleaved medians, bench/results/ynn-fusion-cpu-2026-12-01.md); PPO's was
-    about the same. With five seeds the matmuls are five times larger and
-    YNNPACK is faster (2.13-2.16 s against 2.24-2.36 s), so it stays on there.
-    Float results differ from the default's in the last bits; each setting is
-    deterministic.
+    On a CPU (measured in bench/results/cpu-compiler-options-2026-12-05.md):
+    - XLA's tree-reduction rewrite is off. It splits every sum over more than 32
+      elements (a bias gradient over a 64-sample minibatch, a loss mean) into a
+      reduce-window kernel and a reduce for pairwise accuracy; MIKT's minibatch
+      step ran 57 extra kernels for it. Without it MIKT's learning phase at
+      64 x 32 (CentipedeEight, one seed) took 0.213 s per update against 0.25 s,
+      and 0.836 s against 0.88-0.93 s at 8 x 256 with five seeds; PPO's fell 4-6%.
+      The sums are then taken in order; the largest here run over a rollout's
+      samples, where the rounding this adds stays far below the seeds' spread.
+    - With one seed, XLA's YNNPACK fusions are off too: a minibatch of 64 samples
+      makes every matmul small, and YNNPACK's per-call cost then outweighs its
+      kernels (MIKT 0.446 against 0.547 s per update, means of five interleaved
+      medians, bench/results/ynn-fusion-cpu-2026-12-01.md). With five seeds the
+      matmuls are five times larger and YNNPACK is faster, so it stays on there.
+    Float results differ from XLA's defaults in the last bits; each setting is
+    deterministic. Other backends keep XLA's defaults.
     """
-    if num_seeds > 1 or jax.default_backend() != "cpu":
+    if jax.default_backend() != "cpu":
         return {}
-    return {"xla_cpu_experimental_ynn_fusion_type": ""}
+    options = {"xla_disable_hlo_passes": "tree_reduction_rewriter"}
+    if num_seeds == 1:
+        options["xla_cpu_experimental_ynn_fusion_type"] = ""
+    return options
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,33 @@ def test_kernel_trace_sums_a_learning_phase_by_kernel_kind():
     assert all(ms >= 0 and calls >= 1 for ms, calls in r["kinds"].values())
     assert sum(ms for ms, _ in r["kinds"].values()) > 0
     assert "dot" in r["kinds"] or any("fusion" in k for k in r["kinds"])
+    assert r["matmul_gflop"] > 0
     text = ops.markdown({"mikt": r}, top=3)
     assert text.startswith("**mikt**: wall") and text.count("\n| ") >= 2 + min(3, len(r["kinds"]))
+    assert "Matmul arithmetic: " in text
+
+
+def test_dot_rate_is_a_positive_gflops_figure():
+    from bench import ops
+
+    assert 0 < ops.dot_rate(8, 16, 16, steps=50, repeats=1) < 1e4
+
+
+def test_matmul_flops_count_each_scan_step_and_the_costlier_branch():
+    import jax
+    import jax.numpy as jnp
+
+    from bench import ops
+
+    def f(x, w, v):
+        y = jax.lax.scan(lambda c, _: (jnp.tanh(c @ w), None), x, None, length=7)[0]  # 7 x (4x3 @ 3x3)
+        return jax.lax.cond(y.sum() > 0, lambda: (y @ v).sum(), lambda: y.sum())  # 4x3 @ 3x5 in one branch
+
+    x, w, v = jnp.ones((4, 3)), jnp.ones((3, 3)), jnp.ones((3, 5))
+    assert ops.matmul_flops(jax.make_jaxpr(f)(x, w, v)) == 2 * (7 * 4 * 3 * 3 + 4 * 3 * 5)
+    # the gradient with respect to w: the scan's forward, and per step dL/dc and dL/dw (twice the
+    # forward's); the branch's forward and its dL/dy (v is not differentiated)
+    assert ops.matmul_flops(jax.make_jaxpr(jax.grad(f, argnums=1))(x, w, v)) == 2 * (3 * 7 * 36 + 2 * 60)
 
 
 def test_cell_shape_is_envs_x_steps_or_a_one_line_error():

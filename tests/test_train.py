@@ -320,18 +320,24 @@ def test_signals_during_a_checkpoint_save_stop_the_run_at_the_chunk_boundary(tmp
     assert err.count("already stopping") == 2 and "Traceback" not in err
 
 
-def test_one_seed_cpu_programs_compile_without_ynnpack_fusions():
-    """The option exists in this jaxlib (an unknown one fails the compile) and does what loop.py says."""
+def test_cpu_programs_compile_without_tree_reductions_and_one_seed_without_ynnpack_fusions():
+    """The options exist in this jaxlib (an unknown one fails the compile) and do what loop.py says."""
     from mjx_mikt.loop import compiler_options
 
     def layer(x, w):
-        return jnp.tanh(x @ w) @ w
+        h = jnp.tanh(x @ w) @ w
+        return h, jnp.sum(h, axis=0)  # a 64-sample sum: XLA's default splits it into reduce-windows
 
-    x, w = jnp.ones((64, 32)), jnp.ones((32, 32))
-    one_seed = jax.jit(layer, compiler_options=compiler_options(1)).lower(x, w).compile().as_text()
-    assert "ynn_fusion" not in one_seed
-    np.testing.assert_allclose(jax.jit(layer, compiler_options=compiler_options(1))(x, w), layer(x, w), rtol=1e-6)
-    assert compiler_options(5) == {}  # larger (seed-vmapped) matmuls keep XLA's default
+    x, w = jnp.ones((64, 32)), jnp.linspace(-0.1, 0.1, 32 * 32).reshape(32, 32)
+    default = jax.jit(layer).lower(x, w).compile().as_text()
+    assert "reduce-window" in default and "ynn_fusion" in default  # so the assertions below can fail
+    for seeds in (1, 5):
+        compiled = jax.jit(layer, compiler_options=compiler_options(seeds))
+        text = compiled.lower(x, w).compile().as_text()
+        assert "reduce-window" not in text
+        assert ("ynn_fusion" in text) == (seeds > 1)
+        for got, want in zip(compiled(x, w), layer(x, w)):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 def test_a_full_disk_names_the_file_and_the_run_resumes_bit_exact_once_space_is_freed(tmp_path, monkeypatch):
