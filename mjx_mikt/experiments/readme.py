@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, List
 
-from mjx_mikt.experiments import by_teacher, comparisons, grid, report, scale
+from mjx_mikt.experiments import by_teacher, comparisons, grid, multi, report, scale
 
 BLOCK = re.compile(r"(<!-- (?P<name>[\w-]+)-table: generated from (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /(?P=name)-table -->)",
                    re.S)
@@ -82,7 +82,9 @@ TABLES: Dict[str, Callable[[Dict], List[str]]] = {"fig3a": _four_to_eight, "fig4
                                                    "backends": comparisons.table, "fig5": by_teacher.table,
                                                    "fig5-teachers": by_teacher.teachers_table,
                                                    "summary": summary_table, "scale": scale.table,
-                                                   "own-robot": lambda data: report.pair_table(data["pairs"][0])}
+                                                   "own-robot": lambda data: report.pair_table(data["pairs"][0]),
+                                                   "multi": multi.table,
+                                                   "multi-finding": lambda data: [multi.finding(data)["text"]]}
 
 
 def render(text: str, root: Path) -> str:
