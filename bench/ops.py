@@ -28,13 +28,12 @@ from __future__ import annotations
 import argparse
 import collections
 import glob
-import re
-import tempfile
-from typing import Callable, Dict, List
-
 import math
+import re
 import statistics
+import tempfile
 import time
+from typing import Callable, Dict, List
 
 import jax
 import jax.numpy as jnp
