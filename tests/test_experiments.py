@@ -305,6 +305,48 @@ def test_report_of_each_figure_leaves_the_committed_files_byte_identical(tmp_pat
     assert "fig7: Six -> Eight left out: no mikt-no-kl cell yet" in err
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:compiler attribute 'settotalmass'")
+def test_readme_grid_commands_leave_git_status_of_results_clean(tmp_path, monkeypatch, capsys):
+    """The README's `experiments run fig3 --pairs Four:Eight` on a git checkout of the committed protocol
+    folder: every cell is done (skipped, nothing trained), the one-pair report goes under runs/ and
+    `git status --porcelain results/` stays empty. `--print-commands` for a robot of one's own and for
+    another budget points every run folder under runs/, the transfers at the committed teachers."""
+    shutil.copytree(REPO / "results" / "paper-2M", tmp_path / "results" / "paper-2M")
+
+    def git(*argv):
+        return subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *argv],
+                              capture_output=True, text=True, check=True).stdout
+
+    git("init", "-q")
+    git("add", "results")
+    git("commit", "-qm", "the committed results")
+    monkeypatch.chdir(tmp_path)
+    never = lambda argv: pytest.fail(f"ran a cell: {argv}")  # noqa: E731
+    assert experiments.main(["run", "fig3", "--pairs", "Four:Eight"], runner=never) == 0
+    assert git("status", "--porcelain", "results/") == ""
+    subset = json.loads((tmp_path / "runs" / "paper-2M" / "fig3" / "report.json").read_text())
+    assert [(p["source"], p["target"]) for p in subset["pairs"]] == [("CentipedeFour", "CentipedeEight")]
+    assert subset["pairs"][0]["teachers"]  # the committed teachers, read from results/
+    assert "the committed results/paper-2M/fig3 is left as it is" in capsys.readouterr().err
+
+    shutil.copy(_cheetah(), tmp_path / "robot.xml")
+    assert experiments.main(["run", "fig3", "--pairs", "Four:robot.xml", "--print-commands"], runner=never) == 0
+    assert experiments.main(["run", "fig3", "--pairs", "Four:Eight", "--timesteps", "3e5", "--print-commands"],
+                            runner=never) == 0
+    lines = [shlex.split(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 3 + 4  # own robot: its PPO cell, MIKT and MLPP (Four's PPO cell is committed); 300k: all 4
+    for line in lines:
+        assert line[line.index("--run-dir") + 1].startswith("runs/")
+        store = line[line.index("--teacher-store") + 1]
+        if "--source" in line and "2000000" in line:
+            assert store == "results/paper-2M/teachers"
+        else:
+            assert store.startswith("runs/")
+    assert experiments.main(["status", "fig3", "--pairs", "Four:Eight"]) == 0
+    assert git("status", "--porcelain", "results/") == ""
+
+
 def test_a_png_with_the_same_pixels_is_not_rewritten(tmp_path):
     import matplotlib
 

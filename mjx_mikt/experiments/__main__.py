@@ -11,12 +11,18 @@
     python -m mjx_mikt.experiments run backends                    # PPO on native MuJoCo vs MJX
     python -m mjx_mikt.experiments run scale                       # wide-batch presets: transfer and time
 
+Without --out nothing is written into a committed results/ folder: the cells that are done in
+results/<preset>-<budget> are read from there, every other cell is run under runs/<preset>-<budget>,
+and a report over a subset of a figure's pairs or methods goes there too. Name the committed folder
+(--out results/paper-2M) to add to it.
+
 Exit codes: 0 done, 2 bad input, otherwise the exit code of the cell that failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -59,9 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "is the baseline)")
     parser.add_argument("--backend", default="mujoco", help="physics backend of every cell (default mujoco)")
     parser.add_argument("--out", default=None,
-                        help="protocol folder shared by all figures (default results/<preset>-<budget>); for "
-                             f"{' and '.join(comparisons.COMPARISONS)}, the folder that holds one such folder per "
-                             "variant (default results)")
+                        help="protocol folder shared by all figures (default runs/<preset>-<budget>, reading the "
+                             "done cells and teachers of a committed results/<preset>-<budget>; name that folder to "
+                             f"write into it); for {', '.join(list(comparisons.COMPARISONS) + list(scale.STUDIES))}, "
+                             "the folder that holds one such folder per variant (default results where its report "
+                             "is committed, else runs)")
     parser.add_argument("--print-commands", action="store_true",
                         help="print one self-contained `python -m mjx_mikt.run` line per cell and exit; "
                              "run the PPO cells of the source robots (printed first) before the others")
@@ -81,9 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def protocol_from(args, variant: Optional[comparisons.Variant] = None) -> grid.Protocol:
+def protocol_from(args, variant: Optional[comparisons.Variant] = None, root: Optional[Path] = None) -> grid.Protocol:
     """The protocol of the figures' cells; with `variant` (a comparison's), the one of that variant
-    under the root folder --out (default results)."""
+    under the folder `root` (root_of)."""
     timesteps = int(args.timesteps)
     if timesteps <= 0:
         raise ConfigError(f"--timesteps must be positive, got {args.timesteps}")
@@ -94,11 +102,41 @@ def protocol_from(args, variant: Optional[comparisons.Variant] = None) -> grid.P
     preset, backend = args.preset, args.backend
     if variant is not None:
         preset, backend = variant.preset, variant.backend
-        out = comparisons.protocol_folder(Path(args.out or "results"), variant, _budget_name(timesteps))
-    else:
-        out = Path(args.out) if args.out else Path("results") / f"{preset}-{_budget_name(timesteps)}"
+        out = comparisons.protocol_folder(root or Path(args.out or "results"), variant, _budget_name(timesteps))
+        base = None
+    elif args.out:
+        out, base = Path(args.out), None
+    else:  # the committed folder is read, never written
+        name = f"{preset}-{_budget_name(timesteps)}"
+        out, base = Path("runs") / name, (COMMITTED / name if (COMMITTED / name).is_dir() else None)
     return grid.Protocol(out=out, seeds=args.seeds, timesteps=timesteps, preset=preset,
-                         backend=backend, extra=tuple(args.run_arg))
+                         backend=backend, extra=tuple(args.run_arg), base=base)
+
+
+COMMITTED = Path("results")  # the committed protocol folders and reports, relative to the repository root
+
+
+def root_of(args, name: str) -> Path:
+    """The folder holding a comparison's or study's protocol folders: --out, else results where its report
+    <name>-<budget> is committed (its cells are there, done), else runs."""
+    if args.out:
+        return Path(args.out)
+    return COMMITTED if (COMMITTED / f"{name}-{_budget_name(int(args.timesteps))}").is_dir() else Path("runs")
+
+
+def report_protocol(experiment: grid.Experiment, protocol: grid.Protocol, pairs, methods,
+                    cells: List[grid.Cell]) -> grid.Protocol:
+    """Where a figure's report goes: the committed folder (protocol.base) when the report is its own, over
+    the figure's pairs and methods with no cell of runs/ (a regeneration, byte-identical), else out."""
+    if protocol.base is None:
+        return protocol
+    own = pairs in (None, grid.parse_pairs(",".join(experiment.pairs))) and methods in (None, experiment.methods)
+    if own and not any(cell.folder_under(protocol.out, protocol).exists() for cell in cells):
+        return dataclasses.replace(protocol, out=protocol.base, base=None)
+    why = "a subset of its pairs or methods" if not own else f"cells of {protocol.out}"
+    print(f"note: this {experiment.name} report covers {why}: it goes to {protocol.out / experiment.name}; the "
+          f"committed {protocol.base / experiment.name} is left as it is", file=sys.stderr, flush=True)
+    return protocol
 
 
 def act_on_cells(args, groups: Dict[str, Tuple[grid.Protocol, List[grid.Cell]]], runner) -> Optional[int]:
@@ -135,11 +173,11 @@ def act_on_cells(args, groups: Dict[str, Tuple[grid.Protocol, List[grid.Cell]]],
 
 def run_comparison(comparison: comparisons.Comparison, args, runner) -> int:
     """One PPO cell per variant of `comparison`, then its report."""
-    protocols = {v.label: protocol_from(args, v) for v in comparison.variants}
+    protocols = {v.label: protocol_from(args, v, root_of(args, comparison.name)) for v in comparison.variants}
     code = act_on_cells(args, {label: (p, [comparison.cell()]) for label, p in protocols.items()}, runner)
     if code is not None:
         return code
-    folder = Path(args.out or "results") / f"{comparison.name}-{_budget_name(int(args.timesteps))}"
+    folder = root_of(args, comparison.name) / f"{comparison.name}-{_budget_name(int(args.timesteps))}"
     print(f"report: {comparisons.write(comparison, protocols, folder)['md']}", flush=True)
     return 0
 
@@ -153,13 +191,18 @@ def run_study(study: scale.Study, args, runner) -> int:
     timesteps = int(args.timesteps)
     if timesteps <= 0 or args.seeds < 1:
         raise ConfigError("--timesteps and --seeds must be positive")
-    root, budget = Path(args.out or "results"), _budget_name(timesteps)
+    root, budget = root_of(args, study.name), _budget_name(timesteps)
     protocols = {name: scale.protocol(name, root, budget, args.seeds, timesteps, args.backend, tuple(args.run_arg))
                  for name in names}
     code = act_on_cells(args, {name: (p, study.cells()) for name, p in protocols.items()}, runner)
     if code is not None:
         return code
-    written = scale.write(study, protocols, root / f"{study.name}-{budget}", scale.newest_throughput_file(study))
+    folder = root / f"{study.name}-{budget}"
+    if not args.out and root == COMMITTED and names != study.presets:  # a subset: not over the committed report
+        folder = Path("runs") / f"{study.name}-{budget}"
+        print(f"note: a report over presets {', '.join(names)} goes to {folder}; the committed "
+              f"{root / f'{study.name}-{budget}'} is left as it is", file=sys.stderr, flush=True)
+    written = scale.write(study, protocols, folder, scale.newest_throughput_file(study))
     print(f"report: {written['md']}", flush=True)
     return 0
 
@@ -215,7 +258,8 @@ def main(argv: Optional[Sequence[str]] = None, runner=grid.run_subprocess) -> in
         sections = [by_teacher.section] if experiment.by_teacher else []
         if experiment.several_teachers:
             sections.append(multi_report.section)
-        written = report.write(experiment, protocol, pairs, methods, sections)
+        written = report.write(experiment, report_protocol(experiment, protocol, pairs, methods, cells), pairs,
+                               methods, sections)
         print(f"report: {written['md']}", flush=True)
         return 0
     except ConfigError as err:

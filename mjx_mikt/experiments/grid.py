@@ -26,6 +26,11 @@ cells of the source robots come first in every grid.
 A cell is *done* when its summary.json says it finished all its updates,
 *partial* when it has a checkpoint (it is resumed), *new* otherwise (a
 folder without a checkpoint is cleared and started again).
+
+A protocol may have a *base*: a committed protocol folder (results/<preset>-<budget>) whose done
+cells and teachers are read and never written. Without --out the grids write under
+runs/<preset>-<budget> with the committed folder as their base, so a run over a subset of the
+pairs, or over a pair of your own, leaves the committed results as they are.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mjx_mikt import checkpoint
 from mjx_mikt.config import ConfigError
@@ -164,6 +169,7 @@ class Protocol:
     preset: str = "paper"
     backend: str = "mujoco"
     extra: Tuple[str, ...] = ()  # further `mjx_mikt.run` flags, e.g. ('--num-envs', '64')
+    base: Optional[Path] = None  # a committed protocol folder: its done cells are read from it, never written
 
     def task_options(self) -> Dict[str, str]:
         """The --task-options the cells get through `extra` (the last one given), as a dict."""
@@ -198,7 +204,16 @@ class Cell:
         return f"{short(self.source)}->{short(self.target)} {self.method}"
 
     def folder(self, protocol: Protocol) -> Path:
-        cells = protocol.out / "cells"
+        """The cell's run folder: the base's (committed) one where the cell is done there, else under out."""
+        if protocol.base is not None:
+            committed = self.folder_under(protocol.base, protocol)
+            if folder_status(committed) == "done":
+                return committed
+        return self.folder_under(protocol.out, protocol)
+
+    def folder_under(self, root: Path, protocol: Protocol) -> Path:
+        """The cell's folder in the protocol folder `root` (out or base)."""
+        cells = root / "cells"
         robots = source_robots(self.source) + (self.target,)
         options = protocol.task_options() if any(is_file(r) for r in robots) else {}
         if self.method == "ppo":
@@ -216,8 +231,18 @@ class Cell:
         else:  # every seed becomes a teacher (seed i for student seed i)
             cmd += ["--register-teacher" if self.teachers else "--no-register-teacher"]
         cmd += protocol.common_flags()
-        cmd += ["--teacher-store", str(protocol.out / "teachers"), "--run-dir", str(self.folder(protocol))]
+        cmd += ["--teacher-store", str(teacher_store(protocol, self.source)), "--run-dir", str(self.folder(protocol))]
         return cmd
+
+
+def teacher_store(protocol: Protocol, source: str) -> Path:
+    """The store of a transfer's teachers: the base's where every source robot's PPO cell is done there
+    (the committed teachers), else out's (where the grid's own PPO cells register theirs)."""
+    robots = source_robots(source)
+    if protocol.base is not None and robots and all(
+            folder_status(Cell("", r, "ppo").folder_under(protocol.base, protocol)) == "done" for r in robots):
+        return protocol.base / "teachers"
+    return protocol.out / "teachers"
 
 
 def cells_of(experiment: Experiment, pairs=None, methods=None) -> List[Cell]:
@@ -243,7 +268,11 @@ def planned_updates(config: Dict) -> int:
 
 def status(cell: Cell, protocol: Protocol) -> str:
     """'done', 'partial' (resumable) or 'new'."""
-    folder = cell.folder(protocol)
+    return folder_status(cell.folder(protocol))
+
+
+def folder_status(folder: Path) -> str:
+    """A cell folder's 'done', 'partial' or 'new'."""
     summary = folder / "summary.json"
     if summary.is_file():
         data = json.loads(summary.read_text())

@@ -28,7 +28,7 @@ import numpy as np
 
 from mjx_mikt.checkpoint import write_atomic
 from mjx_mikt.envs.mjcf import display_name
-from mjx_mikt.experiments.grid import LONG, Cell, Experiment, Protocol, parse_pairs, planned_updates
+from mjx_mikt.experiments.grid import LONG, Cell, Experiment, Protocol, parse_pairs, planned_updates, teacher_store
 
 CURVE = "episode_return_100"
 COLOURS = {"mikt": "tab:blue", "ppo": "tab:orange", "mlpp": "tab:red", "mikt-no-mi": "tab:purple",
@@ -93,7 +93,7 @@ def _mean_std(per_seed: np.ndarray) -> Dict:
 
 def teacher_records(protocol: Protocol, source: str) -> List[Dict]:
     out = []
-    for path in sorted((protocol.out / "teachers" / source).glob("seed_*/teacher.json"),
+    for path in sorted((teacher_store(protocol, source) / source).glob("seed_*/teacher.json"),
                        key=lambda p: int(p.parent.name[5:])):
         meta = json.loads(path.read_text())
         out.append({"seed": meta.get("seed"), "episode_return_100": _num(meta.get("episode_return_100") or np.nan),
@@ -158,6 +158,7 @@ def build(experiment: Experiment, protocol: Protocol, pairs=None, methods=None) 
     report = {"experiment": experiment.name, "title": experiment.title, "protocol": {
         "out": str(protocol.out), "seeds": protocol.seeds, "timesteps": protocol.timesteps,
         "preset": protocol.preset, "backend": protocol.backend}, "pairs": []}
+    report["protocol"].update({"base": str(protocol.base)} if protocol.base is not None else {})
     for source, target in pairs:
         # an MJCF robot by its file name: the report reads the same on any machine, wherever the file lies
         pair = {"source": display_name(source), "target": display_name(target),
@@ -240,7 +241,8 @@ def markdown(report: Dict) -> str:
     p = report["protocol"]
     lines = [f"# {report['title']}", "",
              f"Protocol: {p['seeds']} seeds x {p['timesteps']:,} env steps, preset `{p['preset']}`, backend "
-             f"`{p['backend']}`, cells in `{p['out']}`. Curve: mean raw return of the last 100 training "
+             f"`{p['backend']}`, cells in `{p['out']}`" + (f" (those done in `{p['base']}` read from there)"
+                                                          if p.get("base") else "") + ". Curve: mean raw return of the last 100 training "
              "episodes (the paper's). final = last 10% of a cell's updates, auc = mean over its training, "
              "jumpstart = first 5%, 'at N steps' = the curve at the last env step every cell of the pair has "
              "reached (how a partial cell compares); mean ± std over seeds. Ratios and steps to PPO's final "

@@ -60,7 +60,7 @@ def folder(protocol: grid.Protocol) -> Path:
 
 def key(cell: grid.Cell, protocol: grid.Protocol) -> str:
     """The cell's name in file names and jobs.json: its folder under cells/, '/' -> '_'."""
-    return cell.folder(protocol).relative_to(protocol.out / "cells").as_posix().replace("/", "_")
+    return cell.folder_under(protocol.out, protocol).relative_to(protocol.out / "cells").as_posix().replace("/", "_")
 
 
 def teachers_of(cell: grid.Cell, cells: Sequence[grid.Cell]) -> List[grid.Cell]:
@@ -123,6 +123,7 @@ def spec(cell: grid.Cell, protocol: grid.Protocol) -> str:
     """What a job needs to rebuild its cell and protocol, as one JSON line."""
     fields = dataclasses.asdict(protocol)
     fields["out"] = str(protocol.out)
+    fields["base"] = str(protocol.base) if protocol.base is not None else None
     return json.dumps({"protocol": fields, "cell": dataclasses.asdict(cell)}, separators=(",", ":"))
 
 
@@ -254,6 +255,7 @@ def run_job(text: str) -> int:
 
     data = json.loads(text)
     fields = dict(data["protocol"], out=Path(data["protocol"]["out"]), extra=tuple(data["protocol"]["extra"]))
+    fields["base"] = Path(fields["base"]) if fields.get("base") else None
     protocol, cell = grid.Protocol(**fields), grid.Cell(**data["cell"])
     name, job = key(cell, protocol), os.environ.get("SLURM_JOB_ID", "")
     stopped: List[int] = []  # a SIGTERM before the cell started: do not start it, requeue
