@@ -6,12 +6,14 @@ CLI's: 0 finished, 3 diverged, 130/143 interrupted by SIGINT/SIGTERM.
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -44,6 +46,11 @@ def summarize(result: RunResult, config: Config, out=None, teacher_records=None,
         "status": "diverged" if result.diverged else "interrupted" if result.interrupted else (
             "finished" if result.updates == config.num_updates else "stopped"),
     }
+    if summary["status"] != "finished":  # not a final evaluation: the last one, and its update
+        last = last_evaluation(Path(result.run_dir), result.updates, per_seed)
+        summary["eval_update"] = last[0] if last else None
+        summary["eval_return_per_seed"] = last[1] if last else [None] * len(per_seed)
+        summary["eval_return_mean"] = float(np.mean(last[1])) if last else None
     summary["episode_return_100_per_seed"] = recent_means_per_seed(result.final_state)
     if teacher_records:
         summary["teachers"] = teacher_records
@@ -57,25 +64,59 @@ def summarize(result: RunResult, config: Config, out=None, teacher_records=None,
 def summary_table(summary: dict, config: Config) -> List[str]:
     """The lines printed at the end of a run (and on --resume of a finished one), from its summary."""
     pair = f"{'+'.join(summary['source'])} -> {config.run.target}" if summary["source"] else config.run.target
-    lines = [
-        "",
-        f"{config.run.method} | {pair}",
-        f"{'seed':>6} | final eval return",
-    ]
-    for i, value in enumerate(summary["eval_return_per_seed"]):
-        value = float("nan") if value is None else value
-        lines.append(f"{config.run.seed + i:>6} | {value:12.1f}")
-    mean = summary["eval_return_mean"]
+    lines = ["", f"{config.run.method} | {pair}"]
+    status, evaluated = summary.get("status", "finished"), summary.get("eval_update")
+    if status == "finished":
+        lines.append(f"{'seed':>6} | final eval return")
+    elif evaluated is not None:  # never a stale "final": the evaluation it has, and when
+        lines += [f"{status} at update {summary['updates']}; last evaluation at update {evaluated}: "
+                  f"{summary['eval_return_mean']:.1f}", f"{'seed':>6} | eval return at update {evaluated}"]
+    else:
+        every = f" (one every {config.run.eval_every} updates)" if config.run.eval_every > 0 else ""
+        lines.append(f"{status} at update {summary['updates']}; no evaluation yet{every}")
+    if status == "finished" or evaluated is not None:
+        lines += [f"{config.run.seed + i:>6} | {_cell(value)}" for i, value in enumerate(summary["eval_return_per_seed"])]
+        lines.append(f"{'mean':>6} | {_cell(summary['eval_return_mean'])}")
     run_dir = Path(summary["run_dir"])
     lines += [
-        f"{'mean':>6} | {mean:12.1f}" if mean is not None else f"{'mean':>6} |            -",
         f"env steps per seed: {summary['env_steps_per_seed']:,} ({summary['updates']} updates) in "
         f"{summary['wall_time_s'] / 60:.1f} min",
         *([time_line(summary["sitting_time_s"])] if summary.get("sitting_time_s") else []),
         f"run folder: {run_dir}",
-        f"view: {interpreter()} -m tensorboard.main --logdir {shlex.quote(str(run_dir / 'tb'))}",
+        f"view: {tensorboard()} --logdir {shlex.quote(str(run_dir / 'tb'))}",
     ]
     return lines
+
+
+def _cell(value) -> str:
+    return f"{value:12.1f}" if value is not None and np.isfinite(value) else f"{'-':>12}"
+
+
+def last_evaluation(run_dir: Path, updates: int, this_sitting) -> Optional[Tuple[int, List[float]]]:
+    """The newest evaluation of a run at or before `updates` (eval.csv, over all its sittings): its update and
+    return per seed (this sitting's own numbers where it made that evaluation); None before the first."""
+    path = run_dir / "eval.csv"
+    if not path.is_file():
+        return None
+    with path.open() as f:
+        rows = [row for row in csv.DictReader(f) if int(row["update"]) <= updates]
+    if not rows:
+        return None
+    update = max(int(row["update"]) for row in rows)
+    if np.isfinite(this_sitting).all():
+        return update, [float(x) for x in this_sitting]
+    last = sorted((int(row["seed"]), float(row["return_mean"])) for row in rows if int(row["update"]) == update)
+    return update, [value for _, value in last]
+
+
+def tensorboard() -> str:
+    """The command that opens TensorBoard, as the README gives it: the `tensorboard` beside this Python
+    (.venv/bin/tensorboard), else this Python's `-m tensorboard.main`."""
+    script = os.path.join(os.path.dirname(sys.executable or ""), "tensorboard")
+    if sys.executable and os.path.isfile(script):
+        here = os.path.join(os.getcwd(), "")
+        return shlex.quote(script[len(here):] if script.startswith(here) else script)
+    return f"{interpreter()} -m tensorboard.main"
 
 
 def time_line(seconds: Dict[str, float]) -> str:
