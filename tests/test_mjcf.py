@@ -184,6 +184,12 @@ def _exits_2(argv, tmp_path, capsys, expected):
 
 @pytest.mark.parametrize("text, expected", [
     ("<mujoco><worldbody><body></mujoco>", "does not parse as MJCF"),
+    # MuJoCo's whole message, on the one line: the parser's error, its line number and element
+    ("<mujoco>\n<worldbody>\n<body>\n</mujoco>", "does not parse as MJCF: XML parse error 14: "
+                                                   "Error=XML_ERROR_MISMATCHED_ELEMENT ErrorID=14 (0xe) "
+                                                   "Line number=3: XMLElement name=body"),
+    ('<mujoco><worldbody>\n<body><geom size="a"/></body></worldbody></mujoco>',
+     "XML Error: bad format in attribute 'size' | Element 'geom', line 2"),
     (NO_ACTUATORS, "has no actuators"),
     (NO_ROOT, "no free joint and no top-level slide joint along +x"),
 ])

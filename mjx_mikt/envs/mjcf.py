@@ -367,9 +367,9 @@ def load_robot(name: str, xml: Union[str, Path], **options) -> MjcfRobot:
     resolved = resolve_options(xml, options)
     try:
         model = mujoco.MjModel.from_xml_string(text)
-    except Exception as err:  # mujoco raises ValueError with the parser's message
-        first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
-        raise MjcfError(f"{label} does not parse as MJCF: {first}") from None
+    except Exception as err:  # mujoco's ValueError: the parser's message over lines (line number, element)
+        message = re.sub(r"\s*\n\s*", " | ", re.sub(r":\s*\n\s*", ": ", str(err).strip()))
+        raise MjcfError(f"{label} does not parse as MJCF: {message or type(err).__name__}") from None
     if model.nu == 0:
         raise MjcfError(f"{label} has no actuators: nothing for a policy to control")
     find_root(model, label)
