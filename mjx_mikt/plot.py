@@ -1,9 +1,10 @@
 """Learning curves from run folders: `python -m mjx_mikt.plot RUN_DIR [RUN_DIR...] -o curves.png`.
 
-Evaluation return against env steps (eval.csv), mean ± std over seeds, one
-line per run, titled "source to target" like the paper's Figure 3. `--metric`
-plots a training scalar from metrics.csv instead; a glob (`'p_s/*'`) draws
-every matching scalar, like the paper's Figure 6.
+Against env steps, mean ± std over seeds, per run: the training curve (the paper's: the mean
+return of the last 100 training episodes, metrics.csv) as a line and the deterministic
+evaluation (eval.csv) as markers in the same colour, titled "source to target" like the
+paper's Figure 3. `--metric` plots a training scalar from metrics.csv instead; a glob
+(`'p_s/*'`) draws every matching scalar, like the paper's Figure 6.
 """
 
 from __future__ import annotations
@@ -79,46 +80,57 @@ def title_of(configs: Sequence[dict]) -> str:
 PAPER_CURVE = "episode_return_100"  # the mean raw return of the last 100 training episodes, every update
 
 
-def too_few_evaluations(run_dir: Path) -> bool:
-    """Fewer than two evaluated steps in eval.csv: no curve to draw (a tiny run evaluates once, at its end)."""
-    path = run_dir / "eval.csv"
-    return not path.is_file() or len({row["env_steps"] for row in read_csv(path)}) < 2
-
-
-def plot(run_dirs: Sequence[Path], output: Path, metric: str = "", title: str = "") -> Path:
-    """The evaluation return of each run (the paper's curve instead where a run has fewer than two
-    evaluations: said in one line), or --metric's scalars."""
-    runs = [read_run(Path(d)) for d in run_dirs]
-    if not metric and any(too_few_evaluations(run_dir) for _, run_dir in runs) and all(
-            (run_dir / "metrics.csv").is_file() for _, run_dir in runs):
-        print(f"note: fewer than two evaluations to draw; plotting the training curve ({PAPER_CURVE}, the mean "
-              "return of the last 100 training episodes) instead", file=sys.stderr)
-        metric = PAPER_CURVE
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    drawn = 0
-    for config, run_dir in runs:
+def series(runs: Sequence[Tuple[dict, Path]], metric: str = "") -> List[Dict]:
+    """What to draw: per run, the training curve and the evaluation (default), or --metric's scalars.
+    Each: {"run": index, "label", "kind": "training" | "evaluation" | "metric", "steps", "mean", "std"}."""
+    out = []
+    for index, (config, run_dir) in enumerate(runs):
         if not metric:
-            rows = read_csv(run_dir / "eval.csv")
-            columns, ylabel = [("return_mean", label_of(config))], "evaluation return"
+            found = []
+            if (run_dir / "metrics.csv").is_file():
+                found.append(("training", run_dir / "metrics.csv", PAPER_CURVE, "training (last 100 episodes)"))
+            if (run_dir / "eval.csv").is_file():
+                found.append(("evaluation", run_dir / "eval.csv", "return_mean", "evaluation (deterministic)"))
+            if not found:
+                raise PlotError(f"{run_dir} has neither metrics.csv nor eval.csv (has the run logged anything yet?)")
+            columns = [(kind, read_csv(path), column, f"{label_of(config)} {what}")
+                       for kind, path, column, what in found]
         else:
             rows = read_csv(run_dir / "metrics.csv")
             known = [c for c in rows[0].keys() if c not in ("update", "env_steps", "seed")] if rows else []
             names = fnmatch.filter(known, metric)
             if not names:
                 raise PlotError(f"no metric matches {metric!r} in {run_dir}; known: {', '.join(known[:12])}, ...")
-            columns = [(n, f"{label_of(config)} {n}" if len(names) > 1 or len(runs) > 1 else n) for n in names]
-            ylabel = metric
-        for column, label in columns:
+            columns = [("metric", rows, n, f"{label_of(config)} {n}" if len(names) > 1 or len(runs) > 1 else n)
+                       for n in names]
+        for kind, rows, column, label in columns:
             steps, mean, std = curves(rows, column)
-            if steps.size == 0:
-                continue
-            line, = ax.plot(steps, mean, label=label, marker="o" if steps.size < 3 else None)
-            ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-            drawn += 1
-    if drawn == 0:
+            if steps.size:
+                out.append({"run": index, "label": label, "kind": kind, "steps": steps, "mean": mean, "std": std})
+    return out
+
+
+def plot(run_dirs: Sequence[Path], output: Path, metric: str = "", title: str = "") -> Path:
+    """Each run's training curve and evaluation together (the evaluation as markers in the run's colour),
+    or --metric's scalars."""
+    runs = [read_run(Path(d)) for d in run_dirs]
+    drawn = series(runs, metric)
+    if not drawn:
         raise PlotError("nothing to plot: the runs have no finished evaluations or values yet")
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    colours: Dict[int, str] = {}
+    for s in drawn:
+        steps, mean, std = s["steps"], s["mean"], s["std"]
+        style = dict(color=colours.get(s["run"])) if s["kind"] == "evaluation" and s["run"] in colours else {}
+        if s["kind"] == "evaluation":
+            line, = ax.plot(steps, mean, label=s["label"], marker="o", linestyle="--", linewidth=1, **style)
+            ax.errorbar(steps, mean, yerr=std, fmt="none", ecolor=line.get_color(), alpha=0.5)
+        else:
+            line, = ax.plot(steps, mean, label=s["label"], marker="o" if steps.size < 3 else None)
+            ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+        colours.setdefault(s["run"], line.get_color())
     ax.set_xlabel("env steps")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(metric or "return")
     ax.set_title(title or title_of([c for c, _ in runs]))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -134,7 +146,8 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dirs", nargs="+", type=Path, help="run folders (each with config.json)")
     parser.add_argument("-o", "--output", type=Path, default=Path("curves.png"), help="PNG to write")
-    parser.add_argument("--metric", default="", help="a metrics.csv column or glob, e.g. 'p_s/*' (default: eval return)")
+    parser.add_argument("--metric", default="", help="a metrics.csv column or glob, e.g. 'p_s/*' (default: the "
+                                                     "training curve, episode_return_100, and the evaluation return)")
     parser.add_argument("--title", default="", help="plot title (default: 'source to target')")
     args = parser.parse_args(argv)
     try:

@@ -61,10 +61,17 @@ def test_plot_from_a_real_tiny_run(tmp_path):
     check_png(plot.plot([tmp_path / "run"], tmp_path / "loss.png", metric="policy_loss"))
 
 
-def test_one_evaluation_falls_back_to_the_paper_curve(tmp_path, capsys):
-    a = fake_run(tmp_path, "a", "mikt", ["CentipedeFour"], [10])  # one evaluation, at the end of a tiny run
+def test_the_default_plot_draws_the_training_curve_and_the_evaluation_together(tmp_path, capsys):
+    """`python -m mjx_mikt.plot RUN`: the learning curve (episode_return_100, every update) and the evaluation
+    (here one, at the end of a tiny run) in one figure, in the run's colour; no --metric needed."""
+    a = fake_run(tmp_path, "a", "mikt", ["CentipedeFour"], [10])
     rows = ["update,env_steps,seed,episode_return_100"] + [f"{u},{u * 64},0,{5.0 * u}" for u in range(1, 9)]
     (a / "metrics.csv").write_text("\n".join(rows) + "\n")
+    drawn = plot.series([plot.read_run(a)])
+    assert [(s["kind"], s["label"], s["steps"].size) for s in drawn] == [
+        ("training", "mikt (CentipedeFour) training (last 100 episodes)", 8),
+        ("evaluation", "mikt (CentipedeFour) evaluation (deterministic)", 1)]
     assert plot.main([str(a), "-o", str(tmp_path / "c.png")]) == 0
-    assert "plotting the training curve (episode_return_100" in capsys.readouterr().err
     check_png(tmp_path / "c.png")
+    b = fake_run(tmp_path, "b", "ppo", [], [5, 20])  # no training curve logged: its evaluation alone
+    assert [s["kind"] for s in plot.series([plot.read_run(b)])] == ["evaluation"]
