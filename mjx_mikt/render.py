@@ -277,9 +277,18 @@ def policy_of_state(trainer, config: Config, state, seed_index: int = 0) -> Poli
 
 
 # ---------------------------------------------------------------------- CLI
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a default where there is one: not None, not a switch's False, not one the help text gives."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or "(default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mjx_mikt.render", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=_HelpFormatter)
     parser.add_argument("run_dir", nargs="?", type=Path, help="run folder (config.json + checkpoints/)")
     parser.add_argument("--teacher", type=Path, help="render a teacher folder instead of a run")
     parser.add_argument("--random", metavar="ROBOT", help="render random actions on ROBOT instead of a run")
@@ -295,7 +304,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-shadows", action="store_true",
                         help="no shadows or floor reflection: about 5x faster with software rendering (a CPU "
                              "machine); a training run's own videos are drawn this way")
-    parser.add_argument("-o", "--output", type=Path, help="output .mp4 or .gif (default: see the module doc)")
+    parser.add_argument("-o", "--output", type=Path, help="output .mp4 or .gif (default: RUN_DIR/videos/seed<I>-return<R>.mp4, "
+                             "./<robot>-random.mp4 or ./<robot>-teacher-return<R>.mp4)")
     return parser
 
 

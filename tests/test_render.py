@@ -113,6 +113,14 @@ def test_without_libegl_rendering_is_off_and_training_still_imports():
     assert (backend, ok) == ("disable", "False") and reason
 
 
+def test_help_gives_each_default_once_and_none_that_is_none():
+    """`render --help`: no "(default: None)", no default after a help text that gives its own."""
+    text = " ".join(render._parser().format_help().split())
+    assert "(default: None)" not in text and "(default: False)" not in text
+    assert "(default: 1000)" in text and text.count("(default: RUN_DIR/videos/") == 1
+    assert "module doc" not in text and "(default: RUN_DIR/videos/seed<I>-return<R>.mp4," in text
+
+
 def test_cli_rejects_bad_sources(capsys):
     assert render.main([]) == 2
     assert render.main(["--random", "CentipedeNine"]) == 2
