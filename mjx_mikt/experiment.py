@@ -187,13 +187,17 @@ def check_teachers_fit(config: Config, specs) -> None:
 
 
 # --------------------------------------------------------------- lifecycle
-def prepare_new(config: Config):
+def prepare_new(config: Config, committed_teachers: bool = False):
     """Everything that can fail on bad input, before anything is written -> (config, run_dir).
 
-    The backend is resolved here, once, and stored concretely in the config.
+    The backend is resolved here, once, and stored concretely in the config. With `committed_teachers`
+    (the CLI without --teacher-store) a source robot missing from the store reads the committed teachers
+    of its preset where there are some (teachers.with_committed) instead of training them.
     """
     validate(config)
     check_robots(config)
+    if committed_teachers:
+        config = teachers_lib.with_committed(config)
     config = dataclasses.replace(config, run=dataclasses.replace(
         config.run, backend=envs.resolve_backend(config.run.backend)))
     if config.run.run_dir and (Path(config.run.run_dir) / "config.json").exists():
@@ -290,9 +294,10 @@ def train_missing_teachers(config: Config, hooks: RunHooks = RunHooks()) -> None
             raise ConfigError(f"training the {robot} teacher(s) did not register {k} finite teacher(s)")
 
 
-def start(config: Config, hooks: RunHooks = RunHooks()) -> int:
-    """A new run from a CLI config: validate, train missing teachers, train; returns the exit code."""
-    config, run_dir = prepare_new(config)
+def start(config: Config, hooks: RunHooks = RunHooks(), committed_teachers: bool = False) -> int:
+    """A new run from a CLI config: validate, train missing teachers (or read committed ones: prepare_new),
+    train; returns the exit code."""
+    config, run_dir = prepare_new(config, committed_teachers)
     try:
         train_missing_teachers(config, hooks)
     except TeacherRunStopped as stopped:
@@ -315,6 +320,8 @@ def remove_if_empty(run_dir: Path) -> None:
 def resume(run_dir: Path, hooks: RunHooks = RunHooks()) -> int:
     """Continue the run in run_dir from its last checkpoint (a finished run: print, touch nothing)."""
     config = load_run_config(run_dir)
+    # a copied or moved run folder: its lines name where it is now (its files are written there anyway)
+    config = dataclasses.replace(config, run=dataclasses.replace(config.run, run_dir=str(run_dir)))
     if checkpoint.latest_step(run_dir / "checkpoints") is None:
         raise ConfigError(f"--resume folder {run_dir} has no checkpoint to resume from")
     finished = finished_summary(run_dir, config)
@@ -349,7 +356,9 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
     trainer = build_trainer(config, [robot_specs[0] for robot_specs in specs])
     stacked = teachers_lib.stacked_state(trainer.agent, config, specs)
     label = label or f"{config.run.method} {display_name(config.run.target)}"
-    print(describe(config, resume), file=sys.stderr, flush=True)
+    print(describe(config, resume) + teachers_lib.described(records), file=sys.stderr, flush=True)
+    for note in teachers_lib.weak_notes(config, records):
+        print(note, file=sys.stderr, flush=True)
     meta = {"target": config.run.target, "method": config.run.method}
     # checkpoints written before they recorded the wall time: the last sitting's summary has it
     previous = json.loads((run_dir / "summary.json").read_text()).get("wall_time_s", 0.0) if (

@@ -26,10 +26,15 @@ final policy as a teacher in RUN_DIR/teacher/seed_<s>/; only with
 --register-teacher is it also registered in --teacher-store, where transfers
 look for teachers (the end of the run says where they went). Every other
 method transfers from the teachers of --source in --teacher-store (or
---teacher); a missing one is trained first (--teacher-timesteps env steps, said
-in one line; run the command again to resume it; --no-train-teacher: exit 2).
-results/paper-2M/teachers holds committed teachers of CentipedeFour,
-CentipedeSix and Hopper (5 seeds x 2M steps): --teacher-store results/paper-2M/teachers.
+--teacher). Without --teacher-store, a source robot that runs/teachers lacks is
+read from the teachers committed for the run's preset (results/<preset>-2M/teachers,
+else results/paper-2M/teachers), said in one line with their returns; otherwise,
+or when --teacher-store is given, a missing teacher is trained first
+(--teacher-timesteps env steps, said in one line; run the command again to
+resume it; --no-train-teacher: exit 2). Committed teachers, 5 seeds x 2M steps:
+CentipedeFour, CentipedeSix, Ant and Hopper in results/paper-2M/teachers;
+CentipedeFour in results/paper-wide-2M, wide-256x16-2M (and CentipedeEight)
+and wide-1024x8-2M. The line that starts a transfer names every teacher it reads.
 """
 
 EPILOG = """examples:
@@ -171,7 +176,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.resume:
             check_resume_flags(args, experiment.load_run_config(Path(args.resume)))
             return experiment.resume(Path(args.resume), hooks=VIDEO_HOOKS)
-        return experiment.start(config_from_args(args), hooks=VIDEO_HOOKS)
+        return experiment.start(config_from_args(args), hooks=VIDEO_HOOKS,
+                                committed_teachers=args.teacher_store is None)
     except (ConfigError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -13,10 +13,16 @@ robot; student seed i reads teacher i mod K (no "best seed" anywhere). The
 chosen teachers are copied into the run folder with their provenance, so a
 later `ppo` run that re-registers the store cannot change what a run (or its
 resume) uses.
+
+The repository commits teachers (results/<preset>-<budget>/teachers): a transfer whose default
+store lacks a source robot's teachers reads the committed ones of its preset and teacher budget
+(else the paper preset's) rather than training them (`with_committed`), and the line that starts
+a transfer names every teacher it reads, with a note for one far below the committed ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -96,6 +102,10 @@ def source_sets(config: Config) -> List[Path]:
         paths = [Path(p) for p in config.run.teacher_path.split(",")]
         if len(paths) != len(config.run.source):
             raise ConfigError(f"--teacher gives {len(paths)} paths for {len(config.run.source)} source robots")
+        for path in paths:
+            if not path.exists():
+                raise ConfigError(f"--teacher {path} does not exist (a teacher folder, or a folder of seed_<s>/ "
+                                  "teacher folders)")
         return paths
     return [store_path(config, r) for r in config.run.source]
 
@@ -222,6 +232,112 @@ def register(result, trainer, config: Config, store: Optional[Path]) -> List[int
                                     var, info)
         registered.append(seed)
     return registered
+
+
+# ------------------------------------------------------------------ committed teachers
+COMMITTED_RESULTS = Path(__file__).resolve().parents[1] / "results"  # the repository's protocol folders
+WEAK = 0.5  # a teacher whose evaluation is below this fraction of the weakest committed one's gets a note
+
+
+def budget_name(timesteps: int) -> str:
+    """2000000 -> '2M', 300000 -> '300k' (the budget part of a protocol folder's name)."""
+    for unit, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if timesteps % unit == 0:
+            return f"{timesteps // unit}{suffix}"
+    return str(timesteps)
+
+
+def shown(path: Path) -> str:
+    """A path as a user would type it here: relative to the working directory when under it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def committed_stores(preset: str, timesteps: int) -> List[Path]:
+    """The committed teacher stores of a preset and teacher budget: the preset's own, then the paper preset's."""
+    names = dict.fromkeys((f"{preset}-{budget_name(timesteps)}", f"paper-{budget_name(timesteps)}"))
+    return [COMMITTED_RESULTS / name / "teachers" for name in names if (COMMITTED_RESULTS / name / "teachers").is_dir()]
+
+
+def committed_set(config: Config, robot: str) -> Optional[Path]:
+    """The committed teacher set holding seeds 0..K-1 of `robot` for this run's preset and teacher budget."""
+    for store in committed_stores(config.run.preset, config.run.teacher_timesteps):
+        folder = store / envs.robot_id(robot)
+        if all(is_teacher(seed_folder(folder, s)) for s in range(config.run.teacher_seeds)):
+            return folder
+    return None
+
+
+def meta_of(folder: Path) -> Dict:
+    return json.loads((Path(folder) / TEACHER_META).read_text())
+
+
+def with_committed(config: Config) -> Config:
+    """A transfer whose store lacks a source robot's teachers reads the committed ones where they exist
+    (every lacking robot: --teacher then names each robot's set), saying so in one line per robot;
+    otherwise the config is returned as it is and the missing teachers are trained."""
+    lacking = missing(config)
+    found = {robot: committed_set(config, robot) for robot in lacking}
+    if not lacking or None in found.values():
+        return config
+    for robot, folder in found.items():
+        seeds = [meta_of(seed_folder(folder, s)) for s in range(config.run.teacher_seeds)]
+        print(f"teacher: {config.run.teacher_store} has no {robot} teacher; reading the "
+              f"{'committed one' if len(seeds) == 1 else f'{len(seeds)} committed ones'} in {shown(folder.parent)} (preset "
+              f"{folder.parent.parent.name.rsplit('-', 1)[0]}, {seeds[0].get('env_steps') or 0:,} steps; "
+              + ", ".join(f"seed {m.get('seed')}: eval return {_number(m.get('eval_return'))}" for m in seeds)
+              + f") instead of training one (--teacher-store {config.run.teacher_store} trains it)",
+              file=sys.stderr, flush=True)
+    paths = [shown(found[robot]) if robot in found else str(store_path(config, robot)) for robot in config.run.source]
+    return dataclasses.replace(config, run=dataclasses.replace(config.run, teacher_path=",".join(paths)))
+
+
+def _number(x) -> str:
+    return f"{x:,.0f}" if isinstance(x, (int, float)) and np.isfinite(x) else "-"
+
+
+def _store_of(copied_from: str, robot: str) -> str:
+    """The store (or set, or teacher folder) a run's teacher copy came from."""
+    folder = Path(copied_from)
+    folder = folder.parent if folder.name.startswith("seed_") else folder
+    return shown(folder.parent if folder.name == envs.robot_id(robot) else folder)
+
+
+def described(records: Sequence[Dict]) -> str:
+    """' | teachers: CentipedeFour from results/paper-2M/teachers, seed 0 (eval return 2,842 after 1,998,848
+    steps)': every teacher a transfer reads (its provenance records, `adopt`), for the line that starts it."""
+    parts = []
+    for robot in dict.fromkeys(r["robot"] for r in records):
+        mine = [r for r in records if r["robot"] == robot]
+        parts.append(f"{robot} from {_store_of(mine[0]['copied_from'], robot)}, " + ", ".join(
+            f"seed {r.get('teacher_seed')} (eval return {_number(r.get('teacher_eval_return'))} after "
+            f"{_number(r.get('teacher_env_steps'))} steps)" for r in mine))
+    return " | teachers: " + "; ".join(parts) if parts else ""
+
+
+def weak_notes(config: Config, records: Sequence[Dict]) -> List[str]:
+    """One line per source robot whose teachers evaluate far below (< WEAK x) the weakest committed teacher
+    of that robot (its preset's, else the paper preset's, 2M steps)."""
+    notes = []
+    for robot in dict.fromkeys(r["robot"] for r in records):
+        reference = next((s / envs.robot_id(robot) for s in committed_stores(config.run.preset, 2_000_000)
+                          if set_members(s / envs.robot_id(robot))), None)
+        if reference is None:
+            continue
+        committed = [meta_of(m).get("eval_return") for m in set_members(reference)]
+        committed = [x for x in committed if isinstance(x, (int, float))]
+        weak = [r for r in records if r["robot"] == robot and isinstance(r.get("teacher_eval_return"), (int, float))
+                and committed and r["teacher_eval_return"] < WEAK * min(committed)]
+        if weak:
+            notes.append(f"note: the {robot} teacher(s) " + ", ".join(
+                f"seed {r.get('teacher_seed')} (eval return {_number(r['teacher_eval_return'])} after "
+                f"{_number(r.get('teacher_env_steps'))} steps)" for r in weak)
+                + f" are far below the committed {robot} teachers (eval return {_number(min(committed))}-"
+                f"{_number(max(committed))} in {shown(reference.parent)}): the student may learn little from them")
+    return notes
 
 
 def listing(store: Path) -> List[Dict]:

@@ -10,6 +10,7 @@ import pytest
 
 from mjx_mikt import run as cli
 from mjx_mikt.loop import interpreter
+from mjx_mikt.run_summary import tensorboard
 from conftest import TINY  # the tiny optimisation; the teacher_run fixture is in conftest too
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,7 +71,7 @@ def test_tiny_teacher_run_leaves_config_events_checkpoint_and_teacher(teacher_ru
     assert abs(sum(v for k, v in times.items() if k != "total") - times["total"]) <= 0.5, times
     assert "time (last sitting): " in out.stdout and "compiling" in out.stdout
     assert "steps/s" in out.stderr and "ETA" in out.stderr  # the progress line
-    assert f"view: {interpreter()} -m tensorboard.main --logdir" in out.stdout  # the interpreter that ran
+    assert f"view: {tensorboard()} --logdir" in out.stdout  # the README's, beside the interpreter that ran
     videos = list((run_dir / "videos").glob("seed0-episode0-return*.mp4"))  # the final policy, one episode
     assert len(videos) == 1 and videos[0].stat().st_size > 1000, out.stderr[-2000:]
 
@@ -107,9 +108,43 @@ def _bad(argv, tmp_path, capsys, expected):
     (["--mixing", "sum"], "unknown mixing 'sum'; choose one of: code, paper"),
     (["--value-coupling", "step"], "unknown value coupling 'step'"),
     (["--target", "CentipedeSix", "--no-train-teacher"], "no teacher for CentipedeFour"),
+    (["--target", "CentipedeSix", "--teacher", "/no/such/path"], "--teacher /no/such/path does not exist"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, expected, tmp_path, capsys):
     _bad(argv, tmp_path, capsys, expected)
+
+
+def test_help_names_every_committed_teacher_robot():
+    """`run --help` says which teachers are committed: every robot of results/paper-2M/teachers."""
+    committed = cli.DESCRIPTION[cli.DESCRIPTION.index("Committed teachers"):]
+    robots = sorted(p.name for p in (REPO / "results" / "paper-2M" / "teachers").iterdir())
+    assert "Ant" in robots and all(robot in committed for robot in robots)
+    assert "Committed teachers" in cli.build_parser().format_help()
+
+
+def test_readme_names_the_install_step_and_says_what_the_demo_shows():
+    """The set-up names the install-only step beside the main job and the tests; the demo's text says what its
+    numbers show (shorter episodes), not that the student walks; the main job trains its own teacher."""
+    text = (REPO / "README.md").read_text()
+    setup = text[text.index("## Set-up"):text.index("## Your first ten minutes")]
+    assert all(f"bash scripts/{name}.sh" in setup for name in ("setup-venv", "run", "test"))
+    demo = text[text.index("## Your first ten minutes"):text.index("## Results so far")]
+    assert "starting to walk" not in demo and "22 steps to 5-7" in demo and "episodes ending sooner" in demo
+    assert "--teacher-store runs/teachers" in (REPO / "scripts" / "run.sh").read_text()
+
+
+def test_resume_of_a_copied_run_folder_names_the_copy(tmp_path, monkeypatch):
+    """A run folder copied elsewhere and resumed: its "resuming:" line names the copy, where it writes."""
+    from mjx_mikt import checkpoint, experiment
+    from mjx_mikt.config import Config, RunConfig
+
+    experiment.write_config(tmp_path / "copy", Config(run=RunConfig(run_dir=str(tmp_path / "original"))))
+    monkeypatch.setattr(checkpoint, "latest_step", lambda directory: 2)  # as if it had a checkpoint
+    lines = []
+    monkeypatch.setattr(experiment, "train_and_report", lambda config, run_dir, resume=False, hooks=None: lines.append(
+        experiment.describe(config, resume)) or {"status": "finished"})
+    assert experiment.resume(tmp_path / "copy") == 0
+    assert lines[0].startswith("resuming: ") and lines[0].endswith(f"| {tmp_path / 'copy'}")
 
 
 def test_mjx_warp_without_warp_exits_2_with_one_line(monkeypatch, tmp_path, capsys):

@@ -24,7 +24,7 @@ def _perturbed_copy(source: Path, target: Path) -> None:
                             data["obs_mean"], data["obs_var"], {"seed": 0, "note": "a different teacher"})
 
 
-def test_resume_reads_the_runs_own_teacher_after_the_store_changed(teacher_run, tmp_path):
+def test_resume_reads_the_runs_own_teacher_after_the_store_changed(teacher_run, tmp_path, capsys):
     _, teacher_dir, _ = teacher_run
     store = tmp_path / "store"
     _perturbed_copy(teacher_dir / "teacher" / "seed_0", store / "CentipedeFour" / "seed_0")
@@ -38,6 +38,9 @@ def test_resume_reads_the_runs_own_teacher_after_the_store_changed(teacher_run, 
 
     whole_config, whole_dir = config_for(tmp_path / "whole")
     whole = experiment.train_and_report(whole_config, whole_dir)
+    run_line = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("run: "))
+    # this teacher (a perturbed copy) records no return nor steps: '-'
+    assert run_line.endswith(f" | teachers: CentipedeFour from {store}, seed 0 (eval return - after - steps)")
     part_config, part_dir = config_for(tmp_path / "part")
     experiment.train_and_report(part_config, part_dir, stop_after_updates=2)
     # the store's teacher is replaced by a different one while the run is stopped
@@ -109,6 +112,55 @@ def test_a_missing_teacher_is_announced_and_its_interrupted_training_resumed(tmp
     updates = [line.split(",")[0] for line in (tmp_path / "runs" / runs[0] / "metrics.csv").read_text().splitlines()[1:]]
     assert updates == ["1", "2", "3", "4"]  # resumed at update 2, not started again
     assert len(list((tmp_path / "runs").iterdir())) == 2  # the teacher's and the student's
+
+
+def test_a_transfer_without_a_store_reads_the_committed_teachers_and_says_so(tmp_path, monkeypatch, capsys):
+    """runs/teachers, the default store, is empty on a fresh clone: a transfer reads the committed teachers of
+    its robot and preset (the paper preset's where its own has none), says so in one line with their returns,
+    and trains none; the CLI does this only without --teacher-store, and a teacher budget nobody committed
+    is trained (here: --no-train-teacher, exit 2)."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["--target", "CentipedeSix", "--source", "CentipedeFour,Ant", "--teacher-seeds", "2", "--no-train-teacher",
+            "--preset", "paper-wide", "--run-dir", "r"]
+    config, _ = experiment.prepare_new(cli.config_from_args(cli.build_parser().parse_args(argv)),
+                                       committed_teachers=True)
+    committed = REPO / "results"
+    assert config.run.teacher_path == (f"{committed}/paper-wide-2M/teachers/CentipedeFour,"
+                                       f"{committed}/paper-2M/teachers/Ant")
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("teacher: ")]
+    assert len(lines) == 2 and all("runs/teachers has no" in line and "2 committed ones" in line for line in lines)
+    eval_return = json.loads((committed / "paper-2M/teachers/Ant/seed_1/teacher.json").read_text())["eval_return"]
+    assert "(preset paper, 1,998,848 steps; seed 0: eval return" in lines[1]
+    assert f"seed 1: eval return {eval_return:,.0f})" in lines[1]
+
+    started = []
+    monkeypatch.setattr(experiment, "start", lambda config, hooks=None, committed_teachers=False: started.append(
+        committed_teachers) or 0)
+    assert cli.main(argv) == 0 and cli.main(argv + ["--teacher-store", "runs/teachers"]) == 0
+    assert started == [True, False]  # a store named is the store used: what it lacks is trained
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv + ["--teacher-timesteps", "300000"]) == 2  # no committed 300k teachers: trained, or exit 2
+    assert "no teacher for CentipedeFour, Ant in runs/teachers and --no-train-teacher" in capsys.readouterr().err
+
+
+def test_the_run_line_names_each_teacher_and_notes_a_weak_one():
+    """The line that starts a transfer names every teacher (store, seed, return, steps); a teacher far below the
+    committed ones of its robot gets one line."""
+    from mjx_mikt.config import Config, RunConfig
+
+    store = REPO / "results" / "paper-2M" / "teachers"
+    records = [{"robot": "CentipedeFour", "index": k, "copied_from": str(store / "CentipedeFour" / f"seed_{k}"),
+                "teacher_seed": k, "teacher_eval_return": value, "teacher_env_steps": steps}
+               for k, value, steps in ((0, 2841.5, 1998848), (1, 19.4, 200_000))]
+    text = teachers.described(records)
+    assert text == (f" | teachers: CentipedeFour from {teachers.shown(store)}, seed 0 (eval return 2,842 after "
+                    "1,998,848 steps), seed 1 (eval return 19 after 200,000 steps)")
+    notes = teachers.weak_notes(Config(run=RunConfig(preset="paper")), records)
+    assert len(notes) == 1 and notes[0].startswith("note: the CentipedeFour teacher(s) seed 1 (eval return 19 after "
+                                                   "200,000 steps) are far below the committed CentipedeFour teachers")
+    assert teachers.weak_notes(Config(run=RunConfig(preset="paper")), records[:1]) == []
+    assert teachers.described([]) == ""
 
 
 def test_no_import_cycle_in_the_package():
