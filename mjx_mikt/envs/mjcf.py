@@ -37,6 +37,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Dict, Optional, Tuple, Union, get_args, get_origin, get_type_hints
 
 import jax
@@ -214,8 +215,8 @@ def initial_height(model: mujoco.MjModel, body: int) -> float:
 # ----------------------------------------------------------------------- the task
 @dataclass(frozen=True)
 class MjcfTask:
-    """The generic locomotion task (module docstring) with every number resolved; pure JAX functions
-    of PhysicsState, as the tasks of tasks.py."""
+    """The generic locomotion task (module docstring) with every number resolved; pure functions
+    of PhysicsState on jax.numpy or numpy (`xp`) with any leading batch axes, as the tasks of tasks.py."""
 
     qpos0: np.ndarray  # (nq,)
     nv: int
@@ -260,29 +261,31 @@ class MjcfTask:
         return qpos, r * jax.random.normal(k_vel, (self.nv,))
 
     def _clipped_forces(self, ps: PhysicsState) -> jax.Array:
-        return jnp.clip(ps.cfrc_ext, -self.contact_force_clip, self.contact_force_clip)
+        return ps.cfrc_ext.clip(-self.contact_force_clip, self.contact_force_clip)
 
-    def observe(self, ps: PhysicsState) -> jax.Array:
-        """(len(observed_qpos) + nv [+ nbody * 6],)"""
-        qvel = jnp.clip(ps.qvel, -self.velocity_clip, self.velocity_clip) if self.velocity_clip else ps.qvel
-        parts = [ps.qpos[np.asarray(self.observed_qpos)], qvel]
+    def observe(self, ps: PhysicsState, xp: ModuleType = jnp) -> jax.Array:
+        """(..., len(observed_qpos) + nv [+ nbody * 6])"""
+        qvel = ps.qvel.clip(-self.velocity_clip, self.velocity_clip) if self.velocity_clip else ps.qvel
+        parts = [ps.qpos[..., np.asarray(self.observed_qpos)], qvel]
         if self.contact_forces:
-            parts.append(self._clipped_forces(ps).reshape(-1))
-        return jnp.concatenate(parts)
+            forces = self._clipped_forces(ps)
+            parts.append(forces.reshape(forces.shape[:-2] + (-1,)))
+        return xp.concatenate(parts, axis=-1)
 
-    def reward(self, before: PhysicsState, after: PhysicsState, action) -> Terms:
-        """Scalar terms in AntTask's order (their sum is the reward); contact_cost only with a weight."""
+    def reward(self, before: PhysicsState, after: PhysicsState, action, xp: ModuleType = jnp) -> Terms:
+        """Terms of shape (...) in AntTask's order (their sum is the reward); contact_cost only with a weight."""
         terms = {
-            "forward": self.forward_weight * (after.xpos[self.root, 0] - before.xpos[self.root, 0]) / self.dt,
-            "ctrl_cost": -self.ctrl_cost_weight * jnp.sum(jnp.square(action)),
+            "forward": self.forward_weight * (after.xpos[..., self.root, 0] - before.xpos[..., self.root, 0]) / self.dt,
+            "ctrl_cost": -self.ctrl_cost_weight * xp.square(action).sum(axis=-1),
         }
         if self.contact_cost_weight:
-            terms["contact_cost"] = -self.contact_cost_weight * jnp.sum(jnp.square(self._clipped_forces(after)))
-        terms["survive"] = self.survive_bonus * jnp.ones(())
+            terms["contact_cost"] = -self.contact_cost_weight * xp.square(self._clipped_forces(after)).sum(
+                axis=(-2, -1))
+        terms["survive"] = self.survive_bonus * xp.ones(action.shape[:-1])
         return terms
 
-    def unhealthy(self, ps: PhysicsState) -> jax.Array:
-        height = ps.xpos[self.root, 2]
+    def unhealthy(self, ps: PhysicsState, xp: ModuleType = jnp) -> jax.Array:
+        height = ps.xpos[..., self.root, 2]
         return (height < self.min_height) | (height > self.max_height)
 
 

@@ -3,11 +3,20 @@
 A task says how to sample an initial (qpos, qvel), what the agent observes,
 how a control step is rewarded (every term reported separately) and when the
 robot is unhealthy. The same functions serve both physics backends.
+
+One definition, two array libraries: `observe`, `reward` and `unhealthy` take the array module
+`xp` (jax.numpy by default: the JAX envs, under jit and vmap) or numpy (the Gymnasium envs of
+gym_envs.py, which evaluate the task on the host without a JAX dispatch per step), and any leading
+batch axes: qpos (..., nq), xpos (..., nbody, 3), action (..., nu) give an observation
+(..., observation_size) and reward terms and a flag of shape (...). `sample` is JAX only (its
+random draws are the JAX env's). Reductions and clips are array methods (x.sum, x.any, x.clip), which
+both libraries have: the same JAX program as jnp.sum etc., and NumPy's fastest call.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Dict, Tuple
 
 import jax
@@ -21,7 +30,13 @@ Terms = Dict[str, jax.Array]
 
 
 def _cfrc_obs(ps: PhysicsState) -> jax.Array:
-    return jnp.clip(ps.cfrc_ext, -1.0, 1.0).reshape(-1)
+    """(..., nbody * 6): the contact wrenches clipped to [-1, 1], flattened per env."""
+    cfrc = ps.cfrc_ext
+    return cfrc.clip(-1.0, 1.0).reshape(cfrc.shape[:-2] + (-1,))
+
+
+def _square_sum(x, xp: ModuleType, axes=-1):
+    return xp.square(x).sum(axis=axes)
 
 
 @dataclass(frozen=True)
@@ -57,23 +72,25 @@ class CentipedeTask:
         qvel = 0.1 * jax.random.normal(k_vel, (self.nv,))
         return qpos, qvel
 
-    def observe(self, ps: PhysicsState) -> jax.Array:
-        return jnp.concatenate([ps.qpos[2:], ps.qvel, _cfrc_obs(ps)])
+    def observe(self, ps: PhysicsState, xp: ModuleType = jnp) -> jax.Array:
+        """(..., nq - 2 + nv + 6 * nbody)"""
+        return xp.concatenate([ps.qpos[..., 2:], ps.qvel, _cfrc_obs(ps)], axis=-1)
 
-    def reward(self, before: PhysicsState, after: PhysicsState, action) -> Terms:
+    def reward(self, before: PhysicsState, after: PhysicsState, action, xp: ModuleType = jnp) -> Terms:
         last = self.torso_bodies[-1]
         legs = self.num_legs
         return {
-            "forward": (after.xpos[last, 0] - before.xpos[last, 0]) / self.dt,
-            "ctrl_cost": -(2.0 / legs) * jnp.sum(jnp.square(action)),
-            "contact_cost": -(2e-3 / legs) * jnp.sum(jnp.square(jnp.clip(after.cfrc_ext, -1.0, 1.0))),
-            "survive": jnp.ones(()),
+            "forward": (after.xpos[..., last, 0] - before.xpos[..., last, 0]) / self.dt,
+            "ctrl_cost": -(2.0 / legs) * _square_sum(action, xp),
+            "contact_cost": -(2e-3 / legs) * _square_sum(after.cfrc_ext.clip(-1.0, 1.0), xp, (-2, -1)),
+            "survive": xp.ones(action.shape[:-1]),
         }
 
-    def unhealthy(self, ps: PhysicsState) -> jax.Array:
-        torso = ps.xpos[jnp.array(self.torso_bodies)]  # sphere geoms sit at their bodies' origins
-        height_bad = jnp.any((torso[:, 2] <= 0.35) | (torso[:, 2] >= 1.15))
-        twist_bad = jnp.any(jnp.abs(jnp.diff(torso[:, 1])) >= 0.45)
+    def unhealthy(self, ps: PhysicsState, xp: ModuleType = jnp) -> jax.Array:
+        torso = ps.xpos[..., xp.asarray(self.torso_bodies), :]  # sphere geoms sit at their bodies' origins
+        height_bad = ((torso[..., 2] <= 0.35) | (torso[..., 2] >= 1.15)).any(axis=-1)
+        side = torso[..., 1]
+        twist_bad = (xp.abs(side[..., 1:] - side[..., :-1]) >= 0.45).any(axis=-1)  # jnp.diff's own slices
         return height_bad | twist_bad
 
 
@@ -91,19 +108,20 @@ class AntTask:
         qpos = jnp.asarray(self.qpos0) + jax.random.uniform(k_pos, self.qpos0.shape, minval=-0.1, maxval=0.1)
         return qpos, 0.1 * jax.random.normal(k_vel, (self.nv,))
 
-    def observe(self, ps: PhysicsState) -> jax.Array:
-        return jnp.concatenate([ps.qpos[2:], ps.qvel, _cfrc_obs(ps)])
+    def observe(self, ps: PhysicsState, xp: ModuleType = jnp) -> jax.Array:
+        """(..., nq - 2 + nv + 6 * nbody)"""
+        return xp.concatenate([ps.qpos[..., 2:], ps.qvel, _cfrc_obs(ps)], axis=-1)
 
-    def reward(self, before, after, action) -> Terms:
+    def reward(self, before, after, action, xp: ModuleType = jnp) -> Terms:
         return {
-            "forward": (after.xpos[self.torso, 0] - before.xpos[self.torso, 0]) / self.dt,
-            "ctrl_cost": -0.5 * jnp.sum(jnp.square(action)),
-            "contact_cost": -0.5e-3 * jnp.sum(jnp.square(jnp.clip(after.cfrc_ext, -1.0, 1.0))),
-            "survive": jnp.ones(()),
+            "forward": (after.xpos[..., self.torso, 0] - before.xpos[..., self.torso, 0]) / self.dt,
+            "ctrl_cost": -0.5 * _square_sum(action, xp),
+            "contact_cost": -0.5e-3 * _square_sum(after.cfrc_ext.clip(-1.0, 1.0), xp, (-2, -1)),
+            "survive": xp.ones(action.shape[:-1]),
         }
 
-    def unhealthy(self, ps: PhysicsState) -> jax.Array:
-        return (ps.qpos[2] < 0.2) | (ps.qpos[2] > 1.0)
+    def unhealthy(self, ps: PhysicsState, xp: ModuleType = jnp) -> jax.Array:
+        return (ps.qpos[..., 2] < 0.2) | (ps.qpos[..., 2] > 1.0)
 
 
 @dataclass(frozen=True)
@@ -119,18 +137,19 @@ class HopperTask:
         qpos = jnp.asarray(self.qpos0) + jax.random.uniform(k_pos, self.qpos0.shape, minval=-0.005, maxval=0.005)
         return qpos, jax.random.uniform(k_vel, (self.nv,), minval=-0.005, maxval=0.005)
 
-    def observe(self, ps: PhysicsState) -> jax.Array:
-        return jnp.concatenate([ps.qpos[1:], jnp.clip(ps.qvel, -10.0, 10.0)])
+    def observe(self, ps: PhysicsState, xp: ModuleType = jnp) -> jax.Array:
+        """(..., nq - 1 + nv)"""
+        return xp.concatenate([ps.qpos[..., 1:], ps.qvel.clip(-10.0, 10.0)], axis=-1)
 
-    def reward(self, before, after, action) -> Terms:
+    def reward(self, before, after, action, xp: ModuleType = jnp) -> Terms:
         return {
-            "forward": (after.qpos[0] - before.qpos[0]) / self.dt,
-            "ctrl_cost": -1e-3 * jnp.sum(jnp.square(action)),
-            "survive": jnp.ones(()),
+            "forward": (after.qpos[..., 0] - before.qpos[..., 0]) / self.dt,
+            "ctrl_cost": -1e-3 * _square_sum(action, xp),
+            "survive": xp.ones(action.shape[:-1]),
         }
 
-    def unhealthy(self, ps: PhysicsState) -> jax.Array:
-        state = jnp.concatenate([ps.qpos, ps.qvel])
-        height, angle = ps.qpos[1], ps.qpos[2]
-        healthy = jnp.all(jnp.abs(state[2:]) < 100.0) & (height > 0.7) & (jnp.abs(angle) < 0.2)
+    def unhealthy(self, ps: PhysicsState, xp: ModuleType = jnp) -> jax.Array:
+        state = xp.concatenate([ps.qpos, ps.qvel], axis=-1)
+        height, angle = ps.qpos[..., 1], ps.qpos[..., 2]
+        healthy = (xp.abs(state[..., 2:]) < 100.0).all(axis=-1) & (height > 0.7) & (xp.abs(angle) < 0.2)
         return ~healthy
