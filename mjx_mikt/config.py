@@ -164,6 +164,11 @@ class RunConfig:
                                  "RUN_DIR/videos/update<U>-return<R>.mp4 and TensorBoard (tb/seed_0, Images tab) "
                                  "(0: off; on a CPU a 200-step clip costs a few seconds of rendering)")
     video_steps: int = option(200, "control steps of a --video-every clip (the final video: up to eval_max_steps)")
+    compile_cache: str = option("", "folder of JAX's persistent compilation cache, where a run keeps the programs it "
+                                    "compiled for later runs of the same shapes (a --resume, a rerun, a grid's cells): "
+                                    "MJX's programs; native MuJoCo's, which call back into Python, cannot be kept "
+                                    "(default $JAX_COMPILATION_CACHE_DIR, else ~/.cache/mjx_mikt/jax; "
+                                    "--no-compile-cache: none; a --resume may set another)")
 
 
 @dataclass(frozen=True)

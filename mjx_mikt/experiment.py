@@ -23,7 +23,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from mjx_mikt import agents as agents_lib
-from mjx_mikt import checkpoint, envs, teachers as teachers_lib
+from mjx_mikt import checkpoint, envs, signals, teachers as teachers_lib
 from mjx_mikt.config import Config, ConfigError, paper_comparison_warning, validate
 from mjx_mikt.envs.mjcf import display_name
 from mjx_mikt.loop import RunHooks, interpreter, restore_signal_handlers, run_training
@@ -122,8 +122,9 @@ def provenance() -> dict:
 def write_config(run_dir: Path, config: Config) -> None:
     """config.json: the resolved config, and under "provenance" what made the run (not read back)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint.write_atomic(run_dir / "config.json",
-                            json.dumps(dict(config.to_dict(), provenance=provenance()), indent=2))
+    with signals.critical():
+        checkpoint.write_atomic(run_dir / "config.json",
+                                json.dumps(dict(config.to_dict(), provenance=provenance()), indent=2))
 
 
 def finished_summary(run_dir: Path, config: Config) -> Optional[dict]:
@@ -249,7 +250,7 @@ def committed_teachers_hint(config: Config, robot: str) -> str:
 def teacher_run_dir(teacher_config: Config) -> Path:
     """The one folder of the teacher training a transfer starts: named by its config, so that running the
     same transfer again resumes an interrupted teacher training instead of starting another."""
-    key = dataclasses.replace(teacher_config, run=dataclasses.replace(teacher_config.run, run_dir=""))
+    key = dataclasses.replace(teacher_config, run=dataclasses.replace(teacher_config.run, run_dir="", compile_cache=""))
     digest = hashlib.sha256(key.to_json().encode()).hexdigest()[:8]
     return Path("runs") / f"{envs.robot_id(teacher_config.run.target)}-ppo-teacher-{digest}"
 
@@ -306,7 +307,20 @@ def start(config: Config, hooks: RunHooks = RunHooks(), committed_teachers: bool
     except BaseException:
         remove_if_empty(run_dir)
         raise
+    # a signal before the first checkpoint keeps nothing: the same command then starts the run again
+    signals.keep(signals.BEFORE_TRAINING, cleanup=lambda: forget_unstarted(run_dir))
     return exit_code(train_and_report(config, run_dir, hooks=hooks))
+
+
+def forget_unstarted(run_dir: Path) -> None:
+    """Remove what a new run writes before its first checkpoint, and the folder if nothing else is in it."""
+    if checkpoint.latest_step(run_dir / "checkpoints") is not None:
+        return
+    for name in ("checkpoints", "teachers"):
+        shutil.rmtree(run_dir / name, ignore_errors=True)
+    for path in [run_dir / "config.json", *run_dir.glob(".config.json.*.tmp")]:
+        path.unlink(missing_ok=True)
+    remove_if_empty(run_dir)
 
 
 def remove_if_empty(run_dir: Path) -> None:
@@ -345,8 +359,9 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
     records = []
     if config.run.method != "ppo":
         if not resume:
-            records = teachers_lib.adopt(config, run_dir)
-            checkpoint.write_atomic(run_dir / "teachers" / "provenance.json", json.dumps(records, indent=2))
+            with signals.critical():
+                records = teachers_lib.adopt(config, run_dir)
+                checkpoint.write_atomic(run_dir / "teachers" / "provenance.json", json.dumps(records, indent=2))
         else:
             path = run_dir / "teachers" / "provenance.json"
             records = json.loads(path.read_text()) if path.is_file() else []
@@ -367,23 +382,31 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
                           stop_after_updates=stop_after_updates, hooks=hooks, previous_wall_time=previous,
                           times=times)
     try:
-        summary = summarize(result, config, teacher_records=teacher_assignment(config, records) if records else None,
-                            times=times)
+        with signals.critical():  # the summary and a finished ppo run's teachers, before its video
+            summary = summarize(result, config, times=times,
+                                teacher_records=teacher_assignment(config, records) if records else None)
+            if summary["status"] == "finished":
+                if config.run.method == "ppo":
+                    save_teachers(result, trainer, config, run_dir)
+                signals.keep(f" after the run finished: it is kept in {run_dir}")
     finally:  # a stopped run kept its signal handlers until its summary was written
         restore_signal_handlers()
     if summary["status"] == "finished" and config.run.video and hooks.after_finish is not None:
         with times.timing("videos"):
             hooks.after_finish(config, run_dir)
         record_times(summary, times)
-    if config.run.method == "ppo" and summary["status"] == "finished":
-        own = run_dir / "teacher"
-        if config.run.register_teacher:
-            store = teachers_lib.store_path(config, config.run.target)
-            seeds = teachers_lib.register(result, trainer, config, store)
-            print(f"teacher(s) for {config.run.target} registered in {store}: seeds {seeds}", flush=True)
-        else:
-            seeds = teachers_lib.register(result, trainer, config, None)
-            print(f"teacher(s) for {config.run.target} saved in {own} (seeds {seeds}), not registered in "
-                  f"{config.run.teacher_store} (--register-teacher does that); a transfer can read them with "
-                  f"--source {config.run.target} --teacher {own}", flush=True)
     return summary
+
+
+def save_teachers(result, trainer: Trainer, config: Config, run_dir: Path) -> None:
+    """A finished ppo run's seeds as teachers: in RUN_DIR/teacher/, and with --register-teacher in the store."""
+    own = run_dir / "teacher"
+    if config.run.register_teacher:
+        store = teachers_lib.store_path(config, config.run.target)
+        seeds = teachers_lib.register(result, trainer, config, store)
+        print(f"teacher(s) for {config.run.target} registered in {store}: seeds {seeds}", flush=True)
+    else:
+        seeds = teachers_lib.register(result, trainer, config, None)
+        print(f"teacher(s) for {config.run.target} saved in {own} (seeds {seeds}), not registered in "
+              f"{config.run.teacher_store} (--register-teacher does that); a transfer can read them with "
+              f"--source {config.run.target} --teacher {own}", flush=True)

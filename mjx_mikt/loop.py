@@ -9,6 +9,7 @@ uninterrupted one and ends with the same parameters.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -22,11 +23,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mjx_mikt import checkpoint
+from mjx_mikt import checkpoint, compiles, signals
 from mjx_mikt.config import Config
 from mjx_mikt.envs.base import SEED_AXIS, batched
 from mjx_mikt.logger import RunLogger
 from mjx_mikt.progress import Progress, SittingTimes
+from mjx_mikt.signals import ChunkInterrupt as _Interrupt, restore_signal_handlers  # noqa: F401 (callers' names)
 from mjx_mikt.train import Trainer
 
 CHUNK_TARGET_SAMPLES = 16_384  # env steps per seed between host syncs when not set
@@ -123,6 +125,11 @@ def interpreter() -> str:
     return shlex.quote(path[len(here):] if path.startswith(here) else path)
 
 
+def resume_command(run_dir: Path) -> str:
+    """The command that continues the run in `run_dir`."""
+    return f"{interpreter()} -m mjx_mikt.run --resume {shlex.quote(str(run_dir))}"
+
+
 def seed_keys(config: Config) -> jax.Array:
     return jnp.stack([jax.random.PRNGKey(config.run.seed + i) for i in range(config.run.num_seeds)])
 
@@ -143,63 +150,6 @@ def next_boundary(update: int, trainer: Trainer, config: Config) -> int:
         if every > 0:
             candidates.append((update // every + 1) * every)
     return min(candidates)
-
-
-class _Interrupt:
-    """SIGINT and SIGTERM stop the run at the next chunk boundary; remember which.
-
-    The handler only records the signal (and says so on stderr); the loop checks it between
-    chunks. It never raises into the loop: an exception raised wherever the main thread happens to
-    be (inside a checkpoint save, a TensorBoard write, a video encode) can leave a library's lock
-    or thread half-done, and the checkpoint saved after it could then hang. A device call cannot
-    be interrupted anyway, so checking between chunks loses no responsiveness beyond the chunk's
-    own logging, evaluation and checkpoint.
-
-    Only the first signal counts: later ones (a second Ctrl-C, a scheduler's SIGTERM after the
-    terminal's SIGINT, a parent forwarding the signal it also got) are reported and ignored. Once a
-    signal has arrived the handlers stay in place until `restore_signal_handlers()`, which the run's
-    caller calls once the summary after the checkpoint is written, so a late signal cannot cut that
-    short and a notebook's next Ctrl-C interrupts again. Messages go out by os.write: print() in a handler can raise
-    "reentrant call" when the signal lands while the main thread is printing.
-    """
-
-    received = 0  # the signal that stopped the run, 0 before one arrives
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-    kept: Dict[int, Any] = {}  # the handlers to restore after a stopped run's summary
-
-    def __enter__(self):
-        _Interrupt.received = 0
-        try:
-            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
-        except ValueError:  # not the main thread: leave the handlers alone
-            self._previous = {}
-        return self
-
-    @staticmethod
-    def _handle(signum, frame):
-        name = signal.Signals(signum).name
-        if _Interrupt.received:
-            message = f"\n{name} received: already stopping, saving the checkpoint\n"
-        else:
-            _Interrupt.received = signum
-            message = f"\n{name} received: stopping after this chunk, then saving a checkpoint\n"
-        try:
-            os.write(sys.stderr.fileno(), message.encode())
-        except (OSError, ValueError, AttributeError):  # no usable stderr: stopping matters, not the line
-            pass
-
-    def __exit__(self, *exc):
-        _Interrupt.kept = self._previous
-        if not _Interrupt.received:
-            restore_signal_handlers()
-        return False
-
-
-def restore_signal_handlers() -> None:
-    """Put back the handlers a run replaced (a no-op if none are kept); see `_Interrupt`."""
-    for s, handler in _Interrupt.kept.items():
-        signal.signal(s, handler)
-    _Interrupt.kept = {}
 
 
 def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
@@ -233,15 +183,22 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
 
     def save(update: int, state) -> None:
         wall = round(earlier + time.time() - start, 1)
-        with times.timing("checkpoints"):
+        with times.timing("checkpoints"), signals.critical():
             checkpoint.save_checkpoint(ckpt_dir, update, state, dict(meta, update=update, wall_time_s=wall))
+            kept_at(update)
+
+    def kept_at(update: int) -> None:  # what a signal outside the training loop says was kept
+        signals.keep(f": the run is kept in {run_dir} at update {update} (its last checkpoint); resume with: "
+                     f"{resume_command(run_dir)}")
 
     if resume:
         abstract = jax.eval_shape(init, keys, teachers)
         state, saved_meta, _ = checkpoint.restore_latest_readable(ckpt_dir, abstract)
         earlier = float(saved_meta.get("wall_time_s", previous_wall_time))
+        kept_at(int(np.asarray(state.update).reshape(-1)[0]))
     else:
-        state = init(keys, teachers)
+        state = compiles.compile_program(init, (keys, teachers), "initial state",
+                                         compiles.announcement("initial state", config), times)(keys, teachers)
         # update 0 is a checkpoint too: a run stopped (or diverged) before its first one can resume
         save(0, state)
     update = int(np.asarray(state.update).reshape(-1)[0])
@@ -254,27 +211,32 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
     chunk = updates_per_chunk(config)
     compiled: Dict[bool, Callable] = {}
 
-    def program(use_teacher: bool):
-        """The phase's one compiled chunk program: fn(state, count) runs `count` <= chunk updates."""
+    def program(use_teacher: bool, state, n: int):
+        """The phase's one chunk program, compiled at its first use: fn(state, count) runs `count` <= chunk
+        updates."""
         if use_teacher not in compiled:
             fn = lambda state, count: trainer.run(state, chunk, use_teacher, count=count)
-            compiled[use_teacher] = jax.jit(batched(fn, SEED_AXIS, in_axes=(0, None)),
-                                            compiler_options=compiler_options(run.num_seeds))
-            return compiled[use_teacher], True
-        return compiled[use_teacher], False
+            jitted = jax.jit(batched(fn, SEED_AXIS, in_axes=(0, None)), compiler_options=compiler_options(run.num_seeds))
+            name = "training program (with the teacher)" if use_teacher else "training program"
+            compiled[use_teacher] = compiles.compile_program(jitted, (state, np.int32(n)), name,
+                                                             compiles.announcement(name, config), times)
+        return compiled[use_teacher]
 
     evaluate = {}
 
     def run_eval(state, update):
         use_teacher = trainer.use_teacher_at(update)
-        fresh = use_teacher not in evaluate
-        if fresh:
+        eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, update))(keys)
+        args = (state.params, state.obs_stats, eval_keys, state.teachers)
+        if use_teacher not in evaluate:
             fn = lambda params, obs_stats, key, teachers: trainer.evaluate(
                 params, obs_stats, key, use_teacher=use_teacher, teachers=teachers)
-            evaluate[use_teacher] = jax.jit(batched(fn, SEED_AXIS), compiler_options=compiler_options(run.num_seeds))
-        with times.timing("compiling" if fresh else "evaluation"):
-            eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, update))(keys)
-            result = jax.device_get(evaluate[use_teacher](state.params, state.obs_stats, eval_keys, state.teachers))
+            jitted = jax.jit(batched(fn, SEED_AXIS), compiler_options=compiler_options(run.num_seeds))
+            name = "evaluation program (with the teacher)" if use_teacher else "evaluation program"
+            evaluate[use_teacher] = compiles.compile_program(jitted, args, name, compiles.announcement(name, config),
+                                                             times)
+        with times.timing("evaluation"):
+            result = jax.device_get(evaluate[use_teacher](*args))
         logger.evaluation(update, update * batch, result["return"], result["length"])
         if hooks.after_evaluation is not None:
             with times.timing("videos"):
@@ -298,15 +260,15 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
                     raise KeyboardInterrupt  # the same path as a Ctrl-C where no handler could be set
                 boundary = min(next_boundary(update, trainer, config), end)
                 n = min(chunk, boundary - update)
-                fn, fresh = program(trainer.use_teacher_at(update))
+                fn = program(trainer.use_teacher_at(update), state, n)  # compiled apart, timed as compiling
                 t0 = time.time()
                 state, metrics = fn(state, np.int32(n))
                 # the one host sync of the chunk; rows past n are the skipped updates' zeros
                 metrics = {k: np.asarray(v)[:, :n] for k, v in jax.device_get(metrics).items()}
                 elapsed = time.time() - t0
-                times.seconds["compiling" if fresh else "training"] += elapsed
+                times.seconds["training"] += elapsed
                 diverged = find_divergence(metrics, update)
-                progress.add(n, elapsed, fresh)
+                progress.add(n, elapsed, False)
                 for i in range(n):
                     u = update + i + 1
                     row = {k: np.asarray(v)[:, i] for k, v in metrics.items()}
@@ -336,9 +298,9 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
             if done != saved:
                 save(done, state)
             update = done
-            print(f"\ninterrupted at update {update}; resume with: {interpreter()} -m mjx_mikt.run --resume "
-                  f"{shlex.quote(str(run_dir))}", file=sys.stderr)
+            print(f"\ninterrupted at update {update}; resume with: {resume_command(run_dir)}", file=sys.stderr)
         finally:
+            logger.text("compiles", json.dumps(times.compiles(), indent=1))
             logger.close()
     if not interrupted and not diverged and update == end and update != trainer.num_updates:
         save(update, state)

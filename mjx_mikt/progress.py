@@ -11,6 +11,8 @@ from typing import Dict, Iterator
 
 import numpy as np
 
+from mjx_mikt import compiles as compiles_lib
+
 
 def _format_duration(seconds: float) -> str:
     seconds = int(max(0, seconds))
@@ -80,12 +82,13 @@ class Progress:
 class SittingTimes:
     """Wall seconds of one sitting of a run (from its start or --resume to its end), by what they went to.
 
-    - training: chunks of updates whose program was already compiled;
-    - compiling: the first call of each training and evaluation program (XLA's compile plus that
-      call's own chunk or evaluation: a compile cannot be timed apart from its first run);
-    - evaluation: the later deterministic evaluations;
+    - training: chunks of updates (their programs compiled beforehand);
+    - compiling: tracing and compiling the training, evaluation and initial-state programs (or
+      reading them from the compile cache); every program compiled, these and the small ones, is
+      listed by `compiles()`;
+    - evaluation: the deterministic evaluations;
     - checkpoints: saving them; videos: the --video-every clips and the final video;
-    - other: the rest (building the env and agent, initial state, logging, the summary).
+    - other: the rest (building the env and agent, logging, the summary).
     """
 
     PHASES = ("training", "compiling", "evaluation", "checkpoints", "videos")
@@ -93,6 +96,11 @@ class SittingTimes:
     def __init__(self):
         self.started = time.perf_counter()
         self.seconds = dict.fromkeys(self.PHASES, 0.0)
+        self.compile_mark = compiles_lib.mark()
+
+    def compiles(self):
+        """The XLA programs compiled in this sitting, with their seconds (compiles.summary)."""
+        return compiles_lib.summary(self.compile_mark)
 
     @contextlib.contextmanager
     def timing(self, phase: str) -> Iterator[None]:

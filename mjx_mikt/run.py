@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -110,7 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", metavar="RUN_DIR", default=None,
                         help="continue the run in RUN_DIR from its last checkpoint, as it was started (a flag "
                              "that differs from the run's, e.g. another --timesteps, is an error)")
-    _add_fields(parser.add_argument_group("run"), RunConfig)
+    run_group = parser.add_argument_group("run")
+    _add_fields(run_group, RunConfig)
+    run_group.add_argument("--no-compile-cache", dest="compile_cache", action="store_const", const="off",
+                           help="compile every program anew, without JAX's persistent compilation cache")
     _add_fields(parser.add_argument_group("ppo (override the preset)"), PPOConfig)
     mikt_group = parser.add_argument_group("mikt")
     mikt_group.add_argument("--coefficients", choices=sorted(COEFFICIENT_SETS), default=None,
@@ -141,7 +145,7 @@ def check_resume_flags(args: argparse.Namespace, config: Config) -> None:
 
     differ = []
     for name, value in vars(args).items():
-        if value is None or name == "resume":
+        if value is None or name == "resume" or name in SITTING_FLAGS:
             continue
         if name == "coefficients":
             recorded = next((k for k, c in COEFFICIENT_SETS.items()
@@ -164,20 +168,46 @@ def check_resume_flags(args: argparse.Namespace, config: Config) -> None:
 EXIT_IO = 74  # sysexits' EX_IOERR: the run's files could not be written or read
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Parse, then hand the run to `experiment` (the one lifecycle); returns the exit code."""
+def main(argv: Optional[Sequence[str]] = None, exit_process: Optional[bool] = None) -> int:
+    """Parse, then hand the run to `experiment` (the one lifecycle); returns the exit code.
+
+    A SIGINT or SIGTERM at any moment ends it with 130/143 and one line saying what was kept
+    (mjx_mikt.signals): in the training loop at the next chunk boundary, with a checkpoint; anywhere
+    else at once. With `exit_process` (default: when argv is None, the command line) the process then
+    ends without Python's shutdown, which could wait for a compile or crash under XLA's threads."""
+    from mjx_mikt import signals
+
+    exit_process = argv is None if exit_process is None else exit_process
+    with signals.guard(exit_process=exit_process):
+        try:
+            code = _main(argv)
+        except signals.Interrupted as stop:
+            code = signals.finish(stop.signum)
+        if exit_process and code in (signals.exit_code(signal.SIGINT), signals.exit_code(signal.SIGTERM)):
+            signals.exit_now(code)
+        return code
+
+
+# Flags that set up one sitting of a run, not the run: a --resume may give other values.
+SITTING_FLAGS = ("compile_cache",)
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
     args = build_parser().parse_args(argv)
-    from mjx_mikt import experiment
+    from mjx_mikt import compiles, experiment
     from mjx_mikt.checkpoint import CheckpointError
     from mjx_mikt.run_videos import VIDEO_HOOKS
 
     previous_hook, threading.excepthook = threading.excepthook, _quiet_os_errors_of_threads
     try:
         if args.resume:
-            check_resume_flags(args, experiment.load_run_config(Path(args.resume)))
+            config = experiment.load_run_config(Path(args.resume))
+            check_resume_flags(args, config)
+            compiles.use_cache(args.compile_cache if args.compile_cache is not None else config.run.compile_cache)
             return experiment.resume(Path(args.resume), hooks=VIDEO_HOOKS)
-        return experiment.start(config_from_args(args), hooks=VIDEO_HOOKS,
-                                committed_teachers=args.teacher_store is None)
+        config = config_from_args(args)
+        compiles.use_cache(config.run.compile_cache)
+        return experiment.start(config, hooks=VIDEO_HOOKS, committed_teachers=args.teacher_store is None)
     except (ConfigError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

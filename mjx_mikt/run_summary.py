@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from mjx_mikt import checkpoint
+from mjx_mikt.compiles import describe as describe_compiles
 from mjx_mikt.config import Config
 from mjx_mikt.loop import RunResult, interpreter
 from mjx_mikt.progress import SittingTimes
@@ -56,6 +57,7 @@ def summarize(result: RunResult, config: Config, out=None, teacher_records=None,
         summary["teachers"] = teacher_records
     if times is not None:
         summary["sitting_time_s"] = times.as_dict()
+        summary["compiles"] = times.compiles()
     write_summary(summary)
     print("\n".join(summary_table(summary, config)), file=out, flush=True)
     return summary
@@ -81,7 +83,7 @@ def summary_table(summary: dict, config: Config) -> List[str]:
     lines += [
         f"env steps per seed: {summary['env_steps_per_seed']:,} ({summary['updates']} updates) in "
         f"{summary['wall_time_s'] / 60:.1f} min",
-        *([time_line(summary["sitting_time_s"])] if summary.get("sitting_time_s") else []),
+        *([time_line(summary["sitting_time_s"], summary.get("compiles"))] if summary.get("sitting_time_s") else []),
         f"run folder: {run_dir}",
         f"view: {tensorboard()} --logdir {shlex.quote(str(run_dir / 'tb'))}",
     ]
@@ -119,15 +121,21 @@ def tensorboard() -> str:
     return f"{interpreter()} -m tensorboard.main"
 
 
-def time_line(seconds: Dict[str, float]) -> str:
-    """'time (last sitting): 312 s = training 250, compiling 40, ...': where it went, biggest first."""
+def time_line(seconds: Dict[str, float], compiles: Optional[List[dict]] = None) -> str:
+    """'time (last sitting): 312 s = training 250, compiling 40, ...': where it went, biggest first; with
+    `compiles` (summary.json's), how many XLA programs were compiled in how many seconds."""
     parts = sorted(((k, v) for k, v in seconds.items() if k != "total" and v >= 0.05), key=lambda kv: -kv[1])
-    return f"time (last sitting): {seconds['total']:,.0f} s = " + ", ".join(f"{k} {v:,.0f}" for k, v in parts)
+    line = f"time (last sitting): {seconds['total']:,.0f} s = " + ", ".join(f"{k} {v:,.0f}" for k, v in parts)
+    if compiles:
+        line += (f" | XLA compiles: {describe_compiles(compiles)}, "
+                 f"{sum(c['seconds'] for c in compiles):,.1f} s")
+    return line
 
 
 def record_times(summary: dict, times: SittingTimes) -> None:
     """summary.json again with this sitting's times now (after the final video, which follows the summary)."""
     summary["sitting_time_s"] = times.as_dict()
+    summary["compiles"] = times.compiles()
     write_summary(summary)
 
 

@@ -402,7 +402,8 @@ def test_interrupt_hint_names_the_running_interpreter():
         assert loop.interpreter() == "'opt/env x/bin/python'"  # under the working directory: relative
         patch.chdir(Path(__file__).parent)
         assert loop.interpreter() == "'/opt/env x/bin/python'"  # elsewhere: as it is
-    assert "{interpreter()} -m mjx_mikt.run --resume" in inspect.getsource(loop.run_training)
+    assert "{interpreter()} -m mjx_mikt.run --resume" in inspect.getsource(loop.resume_command)
+    assert "resume with: {resume_command(run_dir)}" in inspect.getsource(loop.run_training)
 
 
 def test_a_run_on_a_full_disk_exits_74_in_one_line_naming_the_file_and_resumes_once_freed(tmp_path):

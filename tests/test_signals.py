@@ -1,5 +1,6 @@
 """Real signals: a run stops at a chunk boundary with a checkpoint, later signals cannot break that
-off, and `experiments run` passes a signal on to its cell instead of killing or orphaning it."""
+off, and `experiments run` passes a signal on to its cell instead of killing or orphaning it; before
+the training loop and during a compile a signal ends the run at once, in one line (issue 46)."""
 
 import json
 import os
@@ -10,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from mjx_mikt.loop import interpreter
 
 REPO = Path(__file__).resolve().parents[1]
 # long enough never to finish during the test (it is stopped after a few updates)
@@ -70,3 +73,87 @@ def test_sigterm_to_experiments_reaches_the_cell_which_saves_and_is_not_orphaned
     assert _checkpoints(cell)[-1] == summary["updates"] > 0
     err = (tmp_path / "err.txt").read_text()
     assert "run the same command again to resume" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------- a signal at any moment (issue 46)
+NATIVE = ["--method", "ppo", "--target", "CentipedeFour", "--backend", "mujoco", "--num-envs", "8",
+          "--rollout-length", "16", "--timesteps", "4096", "--no-video"]
+
+
+def _start(tmp_path, argv, name="err.txt"):
+    err = tmp_path / name
+    proc = subprocess.Popen([sys.executable, "-m", "mjx_mikt.run"] + argv, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=err.open("w"))
+    return proc, err
+
+
+def _signal_and_wait(proc, signum, timeout=120):
+    """Send `signum`; (exit code, seconds until the process ended)."""
+    proc.send_signal(signum)
+    sent = time.monotonic()
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    return code, time.monotonic() - sent
+
+
+def _wait_for_text(path: Path, text: str, proc, timeout: float = 600) -> None:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        assert proc.poll() is None, path.read_text()[-2000:]
+        if text in path.read_text():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} never appeared: {path.read_text()[-2000:]}")
+
+
+@pytest.mark.parametrize("signum, delay", [(signal.SIGINT, 2.0), (signal.SIGTERM, 4.0)])
+def test_a_signal_early_in_a_native_run_ends_it_at_once_in_one_line(tmp_path, signum, delay):
+    """Before the training loop (imports, set-up, the first compiles): exit 130/143 within seconds, one
+    line, no traceback and no crash; nothing is left that would stop the same command from starting again."""
+    run_dir = tmp_path / "run"
+    argv = NATIVE + ["--run-dir", str(run_dir), "--teacher-store", str(tmp_path / "store")]
+    proc, err = _start(tmp_path, argv)
+    time.sleep(delay)
+    assert proc.poll() is None
+    code, seconds = _signal_and_wait(proc, signum)
+    text = err.read_text()
+    name = signal.Signals(signum).name
+    assert code == 128 + signum and seconds < 10, (code, seconds, text[-3000:])
+    assert "Traceback" not in text and len(text.strip().splitlines()) <= 4, text
+    said = [line for line in text.splitlines() if line.startswith(f"{name} received")]
+    assert len(said) == 1 and ("nothing to keep" in said[0] or "--resume" in said[0]), text
+    if "nothing to keep" in said[0]:
+        assert not (run_dir / "config.json").exists()
+        proc, err = _start(tmp_path, argv, "again.txt")  # the same command starts the run again
+        _wait_for_text(err, "run: ppo CentipedeFour", proc)
+        assert _signal_and_wait(proc, signal.SIGTERM)[0] == 143 and "Traceback" not in err.read_text()
+
+
+@pytest.mark.parametrize("program", [
+    "initial state",  # the first compile, before the training loop: nothing is kept
+    pytest.param("training program", marks=pytest.mark.slow),  # in the loop: the checkpoint of update 0 is
+])
+def test_a_signal_during_an_mjx_compile_is_answered_within_seconds(tmp_path, program):
+    """SIGINT while an MJX program compiles (a compile cannot be interrupted): exit 130 within 12 s, one line,
+    no traceback; before the first checkpoint nothing is left, after it the run resumes from it."""
+    run_dir = tmp_path / "run"
+    proc, err = _start(tmp_path, ["--method", "ppo", "--target", "CentipedeFour", "--backend", "mjx", "--num-envs",
+                                  "8", "--rollout-length", "16", "--timesteps", "512", "--no-video", "--run-dir",
+                                  str(run_dir), "--teacher-store", str(tmp_path / "store")])
+    _wait_for_text(err, f"compiling the {program} (MJX, 8 envs, 1 seed)", proc, timeout=1200)
+    time.sleep(2.0)
+    code, seconds = _signal_and_wait(proc, signal.SIGINT)
+    text = err.read_text()
+    assert code == 130 and seconds < 12, (code, seconds, text[-3000:])
+    assert "Traceback" not in text, text
+    if program == "initial state":
+        assert text.strip().splitlines()[-1] == "SIGINT received before training started: nothing to keep", text
+        assert not run_dir.exists()
+    else:
+        assert f"resume with: {interpreter()} -m mjx_mikt.run --resume {run_dir}" in text, text
+        assert _checkpoints(run_dir) == [0]
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert summary["status"] == "interrupted" and summary["updates"] == 0

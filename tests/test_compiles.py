@@ -1,0 +1,104 @@
+"""Compiles counted and timed, compiled in a worker thread that a signal does not wait for, and kept
+across runs by JAX's persistent compilation cache (issue 46)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mjx_mikt import compiles, signals
+from mjx_mikt import run as cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_every_compile_is_recorded_with_its_seconds_and_a_named_program_under_its_name():
+    x = jnp.arange(7.0)
+    mark = compiles.mark()
+    jitted = jax.jit(lambda a: jnp.cumsum(a * 3.0) - 1.0)  # a fresh function: compiled here
+    program = compiles.compile_program(jitted, (x,), "training program")
+    assert np.allclose(program(x), jitted(x))
+    jax.jit(lambda a: a * 5.0 + 2.0)(x)  # an ordinary jit call is counted too
+    made = compiles.records(mark)
+    assert made[0]["program"] == "training program" and made[0]["seconds"] >= 0
+    assert any(r["program"].startswith("jit(") for r in made[1:]), made
+    folded = compiles.summary(mark)
+    assert folded[0]["program"] == "training program"  # a named program is listed however short
+    assert sum(r.get("count", 1) for r in folded) == len(made)
+    assert compiles.describe(folded).startswith(f"{len(made)} programs")
+
+
+def test_a_signal_while_a_compile_runs_in_its_thread_is_raised_at_once():
+    """The guard's handler runs while the main thread waits for the worker; the worker is left running."""
+    release = threading.Event()
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+    start = time.monotonic()
+    with signals.guard(), pytest.raises(signals.Interrupted) as stopped:
+        signals.in_thread(lambda: release.wait(30))
+    assert stopped.value.signum == signal.SIGINT and time.monotonic() - start < 3
+    assert signals.busy() and "nothing to keep" in signals.message(signal.SIGINT)
+    release.set()
+    time.sleep(0.3)
+    assert not signals.busy()
+
+
+def test_a_signal_during_a_critical_write_is_raised_when_it_is_done():
+    done = []
+    with signals.guard(), pytest.raises(signals.Interrupted):
+        with signals.critical():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.2)  # the handler has run by now, and only recorded the signal
+            done.append(True)
+    assert done == [True]
+    assert signals.exit_code(signal.SIGTERM) == 143
+
+
+def test_compile_cache_flags(tmp_path, monkeypatch):
+    parse = cli.build_parser().parse_args
+    assert cli.config_from_args(parse([])).run.compile_cache == ""
+    assert cli.config_from_args(parse(["--no-compile-cache"])).run.compile_cache == compiles.OFF
+    assert cli.config_from_args(parse(["--compile-cache", "/x"])).run.compile_cache == "/x"
+    config = cli.config_from_args(parse([]))
+    cli.check_resume_flags(parse(["--resume", "r", "--compile-cache", "/y"]), config)  # a sitting's own setting
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert compiles.default_cache_folder() == tmp_path / "mjx_mikt" / "jax"
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "env"))
+    assert compiles.default_cache_folder() == tmp_path / "env"
+
+
+def _compile_seconds(run_dir: Path) -> float:
+    return sum(c["seconds"] for c in json.loads((run_dir / "summary.json").read_text())["compiles"])
+
+
+@pytest.mark.slow  # two MJX runs that compile their programs: minutes on a 2-core CPU; -m slow
+def test_a_second_mjx_run_reads_its_programs_from_the_compile_cache(tmp_path, record_property):
+    """A tiny MJX run twice into two run folders with one (fresh) cache folder: the second compiles at
+    least 80% fewer seconds than the first, both figures from summary.json."""
+    cache = tmp_path / "cache"
+    argv = ["--method", "ppo", "--target", "CentipedeFour", "--backend", "mjx", "--num-envs", "8",
+            "--rollout-length", "16", "--timesteps", "512", "--no-video", "--teacher-store", str(tmp_path / "store"),
+            "--compile-cache", str(cache)]
+    seconds = []
+    for name in ("first", "second"):
+        out = subprocess.run([sys.executable, "-m", "mjx_mikt.run", "--run-dir", str(tmp_path / name)] + argv,
+                             cwd=REPO, capture_output=True, text=True, timeout=3000)
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert "XLA compiles: " in out.stdout
+        seconds.append(_compile_seconds(tmp_path / name))
+    first = json.loads((tmp_path / "first" / "summary.json").read_text())["compiles"]
+    second = json.loads((tmp_path / "second" / "summary.json").read_text())["compiles"]
+    named = [c["program"] for c in first if c["program"] in compiles.NAMED]
+    assert named == ["initial state", "training program", "evaluation program"], first
+    assert all(c["cache"] == "hit" for c in second if c["program"] in compiles.NAMED), second
+    record_property("summary", f"compile seconds, first run {seconds[0]:.1f}, second {seconds[1]:.1f}")
+    assert seconds[1] <= 0.2 * seconds[0], seconds
