@@ -7,6 +7,7 @@
     env = gymnasium.make("mjx_mikt/Centipede-v0", legs=10, crippled=True)   # CpCentipedeTen
     env = gymnasium.make("mjx_mikt/MJCF-v0", xml="path/to/robot.xml")      # your own robot (below)
     env = gymnasium.make("mjx_mikt/MJCF-v0", xml="path/to/robot.xml", task_options="min_height=0.2")
+    envs = gymnasium.make_vec("mjx_mikt/CentipedeFour-v0", num_envs=64)  # batched: gym_vector.py
 
 Your own robot: `MJCF-v0` is the generic id of MJCF files, as `Centipede-v0` is of centipedes: one
 registered id, the robot in `gymnasium.make`'s keyword arguments (no id to register per file).
@@ -18,10 +19,13 @@ as `--target path/to/robot.xml` trains on; `task_options` is its --task-options 
 
 One definition of the task. The robot's MJCF, control substeps and task (reset
 distribution, observation, reward terms, termination) are the ones of
-`mjx_mikt.envs` (SPEC §2): the task's pure JAX functions are jitted once per env
-and called on the float64 physics state, under `jax.enable_x64`. A control step
-is the native backend's own host step (`NativePhysics.host_step` on a batch of one),
-so cfrc_ext and xpos follow `physics.py`'s convention exactly.
+`mjx_mikt.envs` (SPEC §2). The task's observation, reward and termination are evaluated in NumPy
+on the float64 physics state: the same functions the JAX env jits, given `xp=numpy`
+(envs/tasks.py, gym_task.py), so a step costs no JAX dispatch; only resets call JAX (one call
+draws the next 16), to draw the JAX env's initial states. A control step is MuJoCo's own:
+`mj_step` of the substeps, then `mj_kinematics`, the native backend's convention (physics.py:
+cfrc_ext from the last substep's forward pass, xpos at the new state), bit for bit
+(tests/test_gym.py).
 
 Differences from `mjx_mikt.envs` (a batched, auto-resetting JAX env):
 - no auto-reset: `step` after `terminated` or `truncated` needs a `reset` (gymnasium's API);
@@ -50,7 +54,6 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import gymnasium
 import jax
-import jax.numpy as jnp
 import mujoco
 import numpy as np
 from gymnasium import spaces
@@ -58,14 +61,17 @@ from gymnasium import spaces
 import centipede_models
 from mjx_mikt.envs import mjcf
 from mjx_mikt.envs.base import Env, PhysicsState
+from mjx_mikt.envs.force_sensor import with_force_sensor
 from mjx_mikt.envs.locomotion import RESET_TRIES
-from mjx_mikt.envs.physics import NativePhysics
+from mjx_mikt.envs.physics import STEP_CLOCK_S
 from mjx_mikt.envs.registry import MJCF_ROBOTS, TASKS, UnknownRobotError, names
+from mjx_mikt.gym_task import DRAWS, evaluate, reset_sampler, seed_key, task_sizes
 
 EPISODE_LENGTH = Env.episode_length  # 1000 control steps (SPEC §2)
 NAMESPACE = "mjx_mikt"
 GENERIC_CENTIPEDE_ID = f"{NAMESPACE}/Centipede-v0"
 MJCF_ID = f"{NAMESPACE}/MJCF-v0"  # gymnasium.make(MJCF_ID, xml=path): the module docstring
+VECTOR_ENTRY_POINT = "mjx_mikt.gym_vector:CentipedeVectorEnv"  # gymnasium.make_vec's batched env
 
 
 def env_id(robot: str) -> str:
@@ -146,36 +152,6 @@ def _renderer(model: mujoco.MjModel, height: int, width: int) -> mujoco.Renderer
         gl_context.GLContext = chosen
 
 
-_split = jax.jit(jax.random.split)
-_COMPILED: Dict[str, tuple] = {}
-
-
-def _task_functions(robot: str, task) -> tuple:
-    """Jitted (sample, evaluate, observe_unhealthy) of a robot's task, shared by its envs.
-
-    sample(key): RESET_TRIES reset candidates, drawn in float32 as the JAX env does (so a seed
-    gives its state). evaluate(before, after, action) and observe_unhealthy(ps) are called under
-    jax.enable_x64 (float64); evaluate returns one flat vector [obs, sorted reward terms, reward,
-    unhealthy] so that a step costs a single device-to-host copy.
-    """
-    if robot not in _COMPILED:
-        def evaluate(before, after, action):
-            terms = task.reward(before, after, action)
-            extras = [terms[k] for k in sorted(terms)] + [sum(terms.values()), task.unhealthy(after)]
-            return jnp.concatenate([task.observe(after), jnp.stack(extras).astype(jnp.float64)])
-
-        _COMPILED[robot] = (
-            jax.jit(lambda key: jax.vmap(task.sample)(jax.random.split(key, RESET_TRIES))),
-            jax.jit(evaluate),
-            jax.jit(lambda ps: (task.observe(ps), task.unhealthy(ps))),
-        )
-    return _COMPILED[robot]
-
-
-def _finite(ps: PhysicsState) -> bool:
-    return all(bool(np.isfinite(x).all()) for x in jax.tree.leaves(ps))
-
-
 class CentipedeEnv(gymnasium.Env):
     """One robot's task (SPEC §2) as a Gymnasium env on native MuJoCo. See the module docstring.
 
@@ -195,8 +171,8 @@ class CentipedeEnv(gymnasium.Env):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode {render_mode!r} is not supported; use 'rgb_array' or None")
         self.robot = name
-        self.physics = NativePhysics(xml, n_substeps, nthread=1)  # the native backend, batch of one
-        self.model = model = self.physics.model
+        self.model = model = with_force_sensor(xml)  # the native backend's model (computes cfrc_ext)
+        self.data = data = mujoco.MjData(model)
         self.n_substeps = n_substeps
         self.dt = n_substeps * model.opt.timestep
         self.task = task_factory(model, self.dt)
@@ -204,78 +180,98 @@ class CentipedeEnv(gymnasium.Env):
         self.width, self.height, self.camera_distance = width, height, camera_distance
         self.metadata = {**self.metadata, "render_fps": int(round(1.0 / self.dt))}
 
-        self._sample, self._evaluate, self._observe_unhealthy = _task_functions(name, self.task)
-        task = self.task
+        self._sample = reset_sampler(name, self.task, DRAWS)
+        self._draws: Optional[tuple] = None  # the drawn resets not yet used, and the next one's index
         ctrl = np.asarray(model.actuator_ctrlrange, np.float32)
         self.action_space = spaces.Box(ctrl[:, 0], ctrl[:, 1], dtype=np.float32)
-        zeros = PhysicsState(np.zeros(model.nq), np.zeros(model.nv), np.zeros(model.nv),
-                             np.zeros((model.nbody, 3)), np.zeros((model.nbody, 6)))
-        with jax.enable_x64(True):
-            obs_shape = jax.eval_shape(task.observe, zeros).shape
-            self.reward_terms = tuple(sorted(jax.eval_shape(task.reward, zeros, zeros, np.zeros(model.nu))))
-        self.observation_space = spaces.Box(-np.inf, np.inf, obs_shape, dtype=np.float64)
-        self._rng: Optional[jax.Array] = None
+        obs_size, self.reward_terms = task_sizes(self.task, model)
+        self.observation_space = spaces.Box(-np.inf, np.inf, (obs_size,), dtype=np.float64)
+        # MjData's arrays (flat), fetched once: views that every mj_ call updates in place
+        self._fields = (data.qpos, data.qvel, data.qacc_warmstart, data.xpos.reshape(-1), data.cfrc_ext.reshape(-1))
+        self._ctrl = data.ctrl
+        # two flat buffers, each with its PhysicsState of views, written in turn: a step's state is copied
+        # out of MjData into one while the state before it (the reward's `before`) stays in the other
+        a, b, c, d, e = np.cumsum([x.size for x in self._fields])
+        self._buffers = [(flat, PhysicsState(flat[:a], flat[a:b], flat[b:c], flat[c:d].reshape(-1, 3),
+                                             flat[d:e].reshape(-1, 6))) for flat in (np.zeros(e), np.zeros(e))]
+        self._front = 0
+        self._rng: Optional[np.ndarray] = None  # (2,) uint32: the key chain of later resets
         self._state: Optional[PhysicsState] = None
         self._renderer = None
         self._render_data = None
         self._camera = None
 
     # ------------------------------------------------------------- physics
-    def _native(self, qpos, qvel, warmstart, ctrl, stepping: bool) -> PhysicsState:
-        """One host call of the native backend (`NativePhysics.host_step`) on float64 arrays."""
-        args = [np.asarray(x, np.float64)[None] for x in (qpos, qvel, warmstart, ctrl)]
-        out = self.physics.host_step(*args, None, stepping=stepping)
-        return PhysicsState(*(np.array(x[0]) for x in out))
+    def _snapshot(self) -> Tuple[PhysicsState, bool]:
+        """(the simulation's qpos, qvel, qacc_warmstart, xpos, cfrc_ext, copied into the buffer that does
+        not hold the last snapshot; whether all are finite)."""
+        self._front ^= 1
+        flat, ps = self._buffers[self._front]
+        np.concatenate(self._fields, out=flat)  # one copy, one finiteness test
+        return ps, bool(np.isfinite(flat).all())
 
-    def _init(self, qpos, qvel) -> PhysicsState:
-        """`NativePhysics.init`: forward at (qpos, qvel) with zero control and warm start."""
-        m = self.model
-        ps = self._native(qpos, qvel, np.zeros(m.nv), np.zeros(m.nu), stepping=False)
-        return ps.replace(qacc_warmstart=np.zeros(m.nv))
+    def _init(self, qpos, qvel, warmstart=None) -> Tuple[PhysicsState, bool]:
+        """`NativePhysics.init`: forward at (qpos, qvel) with zero control and warm start (the state's
+        warm start is then `warmstart`, default zero), and whether the state is finite."""
+        m, d = self.model, self.data
+        d.qpos[:], d.qvel[:] = qpos, qvel
+        d.qacc_warmstart[:] = 0.0
+        self._ctrl[:] = 0.0
+        mujoco.mj_forward(m, d)
+        if warmstart is not None:
+            d.qacc_warmstart[:] = warmstart
+        return self._snapshot()
 
-    def _fresh(self, key) -> PhysicsState:
+    def _advance(self, action: np.ndarray) -> Tuple[PhysicsState, bool]:
+        """One control step (`NativePhysics.host_step`'s): (the state after it, whether MuJoCo integrated
+        it: the action and the result finite, no instability reset, which sets the clock back)."""
+        d = self.data
+        ok = bool(np.isfinite(action).all())
+        self._ctrl[:] = action if ok else 0.0
+        d.time = STEP_CLOCK_S
+        try:
+            mujoco.mj_step(self.model, d, self.n_substeps)
+            mujoco.mj_kinematics(self.model, d)  # xpos at the new state
+        except mujoco.FatalError:
+            ok = False
+        after, finite = self._snapshot()
+        return after, ok and finite and d.time >= STEP_CLOCK_S
+
+    def _fresh(self) -> PhysicsState:
         """`LocomotionEnv._fresh_physics`: the first healthy of RESET_TRIES candidates (else the first)."""
-        qpos, qvel = (np.asarray(x, np.float64) for x in self._sample(key))
-        first = None
+        if self._draws is None or self._draws[3] == DRAWS:
+            keys, qpos, qvel = (x[0] for x in self._sample(self._rng[None]))
+            self._draws = [keys, qpos.astype(np.float64), qvel.astype(np.float64), 0]
+        keys, qpos, qvel, d = self._draws
+        self._draws[3] += 1
+        self._rng, qpos, qvel = keys[d], qpos[d], qvel[d]
         for i in range(RESET_TRIES):
-            ps = self._init(qpos[i], qvel[i])
-            first = ps if first is None else first
-            if _finite(ps) and not self._observe_and_check(ps)[1]:
+            ps, finite = self._init(qpos[i], qvel[i])
+            if finite and not self.task.unhealthy(ps, xp=np):
                 return ps
-        return first
-
-    def _observe_and_check(self, ps: PhysicsState) -> Tuple[np.ndarray, bool]:
-        with jax.enable_x64(True):
-            obs, unhealthy = jax.device_get(self._observe_unhealthy(ps))
-        return np.asarray(obs, np.float64), bool(unhealthy)
+        return self._init(qpos[0], qvel[0])[0]
 
     @property
-    def physics_state(self) -> PhysicsState:
-        """The current PhysicsState (float64 numpy arrays)."""
-        return self._state
+    def physics_state(self) -> Optional[PhysicsState]:
+        """A copy of the current PhysicsState (float64 numpy arrays)."""
+        return None if self._state is None else jax.tree.map(np.copy, self._state)
 
     def set_state(self, qpos, qvel, qacc_warmstart=None) -> np.ndarray:
         """Put the simulation at (qpos, qvel) (and a solver warm start; default zero).
 
         For example from a JAX env's `state.physics`, to continue it here. Returns the observation.
         """
-        ps = self._init(qpos, qvel)
-        if qacc_warmstart is not None:
-            ps = ps.replace(qacc_warmstart=np.array(qacc_warmstart, np.float64))
-        self._state = ps
-        return self._observe_and_check(ps)[0]
+        self._state = ps = self._init(qpos, qvel, qacc_warmstart)[0]
+        return self.task.observe(ps, xp=np)
 
     # ------------------------------------------------------------- gym API
     def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
         super().reset(seed=seed)
-        if seed is not None:
-            self._rng = jax.random.PRNGKey(seed)
-        elif self._rng is None:
-            self._rng = jax.random.PRNGKey(int(self.np_random.integers(2 ** 31)))
-        self._rng, sub = _split(self._rng)  # as LocomotionEnv.reset
-        self._state = self._fresh(sub)
-        obs, _ = self._observe_and_check(self._state)
-        return obs, {}
+        if seed is not None or self._rng is None:
+            self._rng = seed_key(seed if seed is not None else int(self.np_random.integers(2 ** 31)))
+            self._draws = None  # a new chain
+        self._state = self._fresh()
+        return self.task.observe(self._state, xp=np), {}
 
     def step(self, action):
         if self._state is None:
@@ -284,19 +280,15 @@ class CentipedeEnv(gymnasium.Env):
         if action.shape != (self.model.nu,):
             raise ValueError(f"{self.robot}: action has shape {action.shape}, expected ({self.model.nu},)")
         before = self._state
-        after = self._native(before.qpos, before.qvel, before.qacc_warmstart, action, stepping=True)
-        with jax.enable_x64(True):
-            flat = np.asarray(self._evaluate(before, after, action))
-        n = self.observation_space.shape[0]
-        *terms, reward, unhealthy = flat[n:].tolist()
-        finite = _finite(after)
-        info: Dict[str, Any] = {k: v if finite else 0.0 for k, v in zip(self.reward_terms, terms)}
-        info["physics_failure"] = not finite
-        self._state = after
-        obs = flat[:n] if finite else np.zeros(n)
-        reward = reward if finite else 0.0
-        terminated = (not finite) or unhealthy != 0.0
-        return obs, reward, terminated, False, info
+        self._state, ok = self._advance(action)
+        if not ok:  # as the JAX env: reward 0, a zero observation, the episode ends
+            info: Dict[str, Any] = dict.fromkeys(self.reward_terms, 0.0)
+            info["physics_failure"] = True
+            return np.zeros(self.observation_space.shape), 0.0, True, False, info
+        obs, terms, reward, unhealthy = evaluate(self.task, before, self._state, action)
+        info = {k: float(terms[k]) for k in self.reward_terms}
+        info["physics_failure"] = False
+        return obs, float(reward), bool(unhealthy), False, info
 
     def render(self):
         if self.render_mode != "rgb_array" or self._state is None:
@@ -340,16 +332,19 @@ class MjcfEnv(CentipedeEnv):
 
 
 def register_all() -> None:
-    """Register one id per robot of `mjx_mikt.envs.names()`, the generic `Centipede-v0` and `MJCF-v0`."""
+    """Register one id per robot of `mjx_mikt.envs.names()`, the generic `Centipede-v0` and `MJCF-v0`, each
+    with the batched vector env (`gymnasium.make_vec(id, num_envs=N)`) as its vector entry point."""
     entry = "mjx_mikt.gym_envs:CentipedeEnv"
-    ids = [(env_id(name), entry, {"robot": name}) for name in names()]
-    ids += [(GENERIC_CENTIPEDE_ID, entry, {"legs": 4}), (MJCF_ID, "mjx_mikt.gym_envs:MjcfEnv", {})]
-    for gym_id, entry_point, kwargs in ids:
+    ids = [(env_id(name), entry, VECTOR_ENTRY_POINT, {"robot": name}) for name in names()]
+    ids += [(GENERIC_CENTIPEDE_ID, entry, VECTOR_ENTRY_POINT, {"legs": 4}),
+            (MJCF_ID, "mjx_mikt.gym_envs:MjcfEnv", "mjx_mikt.gym_vector:MjcfVectorEnv", {})]
+    for gym_id, entry_point, vector_entry_point, kwargs in ids:
         if gym_id not in gymnasium.registry:
-            gymnasium.register(id=gym_id, entry_point=entry_point, kwargs=kwargs, max_episode_steps=EPISODE_LENGTH)
+            gymnasium.register(id=gym_id, entry_point=entry_point, vector_entry_point=vector_entry_point,
+                               kwargs=kwargs, max_episode_steps=EPISODE_LENGTH)
 
 
 register_all()
 
-__all__ = ["CentipedeEnv", "EPISODE_LENGTH", "GENERIC_CENTIPEDE_ID", "MJCF_ID", "MjcfEnv", "env_id", "mjcf_spec",
-           "register_all", "robot_spec"]
+__all__ = ["CentipedeEnv", "EPISODE_LENGTH", "GENERIC_CENTIPEDE_ID", "MJCF_ID", "MjcfEnv", "VECTOR_ENTRY_POINT",
+           "env_id", "mjcf_spec", "register_all", "robot_spec"]

@@ -1,5 +1,6 @@
-"""Gymnasium envs (mjx_mikt.gym_envs): API conformance, parity with the JAX env, an MJCF file as an env
-(MJCF-v0), rendering, peer bench."""
+"""Gymnasium envs (mjx_mikt.gym_envs): API conformance, parity with the JAX env, the task evaluated in NumPy
+against the same task in JAX, an MJCF file as an env (MJCF-v0), rendering, the benches (peers, gym_speed).
+The batched vector env: tests/test_gym_vector.py."""
 
 import json
 import os
@@ -31,6 +32,8 @@ def test_every_robot_is_registered_with_the_time_limit():
     for gym_id in IDS:
         spec = gymnasium.spec(gym_id)
         assert spec.max_episode_steps == 1000 and spec.entry_point == "mjx_mikt.gym_envs:CentipedeEnv"
+        assert spec.vector_entry_point == gym_envs.VECTOR_ENTRY_POINT
+    assert gymnasium.spec(gym_envs.MJCF_ID).vector_entry_point == "mjx_mikt.gym_vector:MjcfVectorEnv"
 
 
 @pytest.mark.filterwarnings("ignore:.*Box observation space m")  # unbounded, as gymnasium's MuJoCo envs
@@ -159,6 +162,119 @@ def test_mjcf_v0_bad_input_is_one_line(tmp_path):
             gymnasium.make(gym_envs.MJCF_ID, xml=str(CHEETAH), task_options="speed=2")
     with pytest.raises(ValueError, match="give xml=path"):
         gym_envs.CentipedeEnv("Ant", task_options="min_height=0.5")
+
+
+def _jax_task(task):
+    """The task's observation, reward terms, reward and termination as the JAX env evaluates them (jitted)."""
+    def evaluate(before, after, action):
+        terms = task.reward(before, after, action)
+        return task.observe(after), terms, sum(terms.values()), task.unhealthy(after)
+
+    return jax.jit(evaluate)
+
+
+ROBOTS = ["CentipedeFour", "CpCentipedeSix", "Ant", "Hopper",
+          pytest.param(str(CHEETAH), id="half_cheetah.xml", marks=needs_cheetah)]
+
+
+@pytest.mark.filterwarnings(SETTOTALMASS)
+@pytest.mark.parametrize("name", ROBOTS)
+def test_the_numpy_task_is_the_jax_task_over_whole_episodes(name):
+    """The single env evaluates the task in NumPy (xp=numpy, no JAX per step); the same task functions
+    jitted in JAX under float64 give the same observations, reward terms, rewards and terminations on
+    every step of several episodes (time limit and termination), and the same first observation and
+    a healthy state at every reset."""
+    env = gymnasium.wrappers.TimeLimit(gym_envs.CentipedeEnv(name), max_episode_steps=25)
+    inner = env.unwrapped
+    jax_task = _jax_task(inner.task)
+    tol = dict(rtol=1e-12, atol=1e-12)
+    actions = np.random.default_rng(0).uniform(-1, 1, (150, inner.model.nu)).astype(np.float32)
+    ends = {"terminated": 0, "truncated": 0}
+    obs, _ = env.reset(seed=1)
+    with jax.enable_x64(True):
+        for t, action in enumerate(actions):
+            if t == 0 or terminated or truncated:
+                if t:
+                    obs, _ = env.reset()
+                start = inner.physics_state
+                np.testing.assert_allclose(obs, np.asarray(inner.task.observe(start)), **tol)
+                assert not bool(jax.jit(inner.task.unhealthy)(start))
+            before = inner.physics_state
+            obs, reward, terminated, truncated, info = env.step(action)
+            obs_j, terms_j, reward_j, unhealthy_j = jax_task(before, inner.physics_state, action.astype(np.float64))
+            np.testing.assert_allclose(obs, np.asarray(obs_j), err_msg=f"step {t}", **tol)
+            assert reward == pytest.approx(float(reward_j), rel=1e-12, abs=1e-12), t
+            assert {k: info[k] for k in terms_j} == pytest.approx({k: float(v) for k, v in terms_j.items()},
+                                                                 rel=1e-12, abs=1e-12)
+            assert terminated == bool(unhealthy_j) and not info["physics_failure"], t
+            ends["terminated"] += terminated
+            ends["truncated"] += truncated and not terminated
+    assert sum(ends.values()) >= 3, ends
+
+
+def test_the_single_env_steps_as_the_native_backend():
+    """The single env's MuJoCo step (mj_step + mj_kinematics on its MjData) is the native backend's host
+    step (NativePhysics.host_step, a batch of one), bit for bit: reset state and 30 control steps."""
+    import centipede_models
+    from mjx_mikt.envs.physics import NativePhysics
+
+    env = gym_envs.CentipedeEnv("CentipedeFour")
+    env.reset(seed=0)
+    native = NativePhysics(centipede_models.load("CentipedeFour"), env.n_substeps, nthread=1)
+    ps = env.physics_state
+    zeros = np.zeros((1, env.model.nv))
+    init = native.host_step(ps.qpos[None], ps.qvel[None], zeros, np.zeros((1, env.model.nu)), None, stepping=False)
+    for got, want in zip((ps.qpos, ps.qvel, ps.xpos, ps.cfrc_ext), init[:2] + init[3:]):
+        np.testing.assert_array_equal(got, want[0])
+    for action in np.random.default_rng(0).uniform(-1, 1, (30, env.model.nu)):
+        want = native.host_step(*(x[None] for x in (ps.qpos, ps.qvel, ps.qacc_warmstart, action)), None,
+                                stepping=True)
+        env.step(action)
+        ps = env.physics_state
+        for got, expected in zip(jax.tree.leaves(ps), want):
+            np.testing.assert_array_equal(got, expected[0])
+
+
+def test_the_plain_bench_env_is_the_same_task():
+    """bench/plain_env.py (the yardstick of bench.gym_speed) gives the single env's observations, rewards,
+    reward terms and terminations from the same state."""
+    from bench.plain_env import PlainCentipedeEnv
+
+    ours, plain = gym_envs.CentipedeEnv("CentipedeSix"), PlainCentipedeEnv("CentipedeSix")
+    assert plain.observation_space == ours.observation_space and plain.action_space == ours.action_space
+    ours.reset(seed=0)
+    plain.reset(seed=0)
+    ps = ours.physics_state
+    plain.data.qpos[:], plain.data.qvel[:] = ps.qpos, ps.qvel
+    import mujoco
+
+    mujoco.mj_forward(plain.model, plain.data)
+    steps = 0
+    for action in np.random.default_rng(0).uniform(-1, 1, (200, ours.model.nu)).astype(np.float32):
+        obs, reward, terminated, _, info = ours.step(action)
+        obs_p, reward_p, terminated_p, _, info_p = plain.step(action)
+        np.testing.assert_allclose(obs_p, obs, rtol=1e-12, atol=1e-12)
+        assert reward_p == pytest.approx(reward, rel=1e-12, abs=1e-12) and terminated_p == terminated
+        assert info_p == pytest.approx({k: info[k] for k in ours.reward_terms}, rel=1e-12, abs=1e-12)
+        steps += 1
+        if terminated:
+            break
+    assert steps >= 5
+
+
+def test_gym_speed_bench_runs(tmp_path, capsys):
+    """`python -m bench.gym_speed` on a tiny budget: both comparisons print and land in the JSON."""
+    from bench import gym_speed
+
+    out = tmp_path / "gym-speed.json"
+    assert gym_speed.main(["--batches", "2", "--steps", "3", "--single-steps", "20", "--repeats", "1",
+                           "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "of native" in text and "plain MuJoCo-Python" in text
+    report = json.loads(out.read_text())
+    (row,) = report["vector"]
+    assert row["batch"] == 2 and row["vector_env_steps_per_s"] > 0 and row["of_native"] > 0
+    assert report["single"]["single_us_per_step"] > 0 and report["single"]["ratio"] > 0
 
 
 def test_seeding_is_deterministic_and_unseeded_resets_differ():
