@@ -54,6 +54,10 @@ class PPOConfig:
     update_epochs: int = option(10, 'passes over the batch per update')
     learning_rate: float = option(3e-4, 'Adam learning rate (start value when annealed)')
     anneal_lr: bool = option(True, 'decay the learning rate linearly to 0')
+    desired_kl: float = option(0.0, "KL-adaptive learning rate (rsl_rl's rule for many envs) when > 0: before each "
+                                    "minibatch step the rate is divided by 1.5 if the minibatch's KL exceeds 2x "
+                                    "this, multiplied by 1.5 below half of it, clamped to [1e-5, 1e-2]; replaces "
+                                    "--anneal-lr (0: off, the paper's; rsl_rl uses 0.01)")
     adam_eps: float = option(1e-5, 'Adam epsilon')
     max_grad_norm: float = option(0.5, 'global gradient-norm clip')
     gamma: float = option(0.99, 'discount factor')
@@ -292,6 +296,8 @@ def validate(config: Config) -> None:
         raise ConfigError("--mjx-solver-iterations and --mjx-ls-iterations must be >= 0 (0: the model's)")
     if run.video_every < 0 or run.video_steps < 1:
         raise ConfigError("--video-every must be >= 0 and --video-steps >= 1")
+    if ppo.desired_kl < 0:
+        raise ConfigError(f"--desired-kl must be >= 0 (0: off), got {ppo.desired_kl}")
     if run.teacher_seeds < 1:
         raise ConfigError(f"--teacher-seeds must be at least 1, got {run.teacher_seeds}")
     if not 0.0 <= mikt.coupling_start <= mikt.coupling_end <= 1.0:

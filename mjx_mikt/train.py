@@ -40,6 +40,7 @@ from mjx_mikt.config import Config
 from mjx_mikt.envs.base import Env, State, batched
 from mjx_mikt.losses import compute_gae, gaussian_log_prob
 from mjx_mikt.normalization import RunningStats, normalize, scale_reward
+from mjx_mikt.optimizer import adapt_learning_rate, learning_rate, make_optimizer
 
 Metrics = Dict[str, jax.Array]
 
@@ -137,20 +138,8 @@ class Trainer:
         # the update index where the agent stops reading its teacher (MIKT: end of the coupling ramp)
         self.switch_update = agent.teacher_until(self.num_updates)
         self.env_sharding = env_sharding  # optional NamedSharding for (num_envs, ...) leaves
-        steps_per_update = self.ppo.update_epochs * self.ppo.num_minibatches
-        lr = self.ppo.learning_rate
-        if self.ppo.anneal_lr:
-            # constant within an update, decaying linearly to 0 over the run (baselines ppo2)
-            schedule = lambda count: lr * (1.0 - (count // steps_per_update) / self.num_updates)
-        else:
-            schedule = lr
-        self.learning_rate = schedule
-        scaling = agent.update_scaling()  # MIKT's mixing-logit rate; left out when None (older checkpoints' state)
-        self.optimizer = optax.chain(
-            optax.clip_by_global_norm(self.ppo.max_grad_norm),
-            optax.adam(schedule, eps=self.ppo.adam_eps),
-            *([scaling] if scaling is not None else []),
-        )
+        # MIKT's mixing-logit rate is a stage after Adam; left out when None (older checkpoints' state)
+        self.optimizer = make_optimizer(self.ppo, self.num_updates, agent.update_scaling())
 
     # ------------------------------------------------------------------ init
     def init(self, key: jax.Array, teachers: Any = None) -> TrainState:
@@ -274,6 +263,8 @@ class Trainer:
         def minibatch_step(carry, minibatch):
             params, opt_state = carry
             (_, loss_metrics), grads = grad_fn(params, minibatch)
+            # KL-adaptive rate (--desired-kl): set from this minibatch's KL before the step, as rsl_rl
+            opt_state = adapt_learning_rate(ppo, opt_state, loss_metrics["approx_kl"])
             updates, opt_state = self.optimizer.update(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
             norms = {f"grad_norm/{k}": optax.tree.norm(g) for k, g in agent.param_groups(grads).items()}
@@ -296,11 +287,7 @@ class Trainer:
         metrics.update(_episode_means(traj.env_metrics, traj.done))
         flat_values, flat_returns = traj.value.reshape(-1), returns.reshape(-1)
         metrics["explained_variance"] = 1.0 - jnp.var(flat_returns - flat_values) / (jnp.var(flat_returns) + 1e-8)
-        metrics["learning_rate"] = jnp.asarray(
-            self.learning_rate(ts.update * ppo.update_epochs * ppo.num_minibatches)
-            if callable(self.learning_rate)
-            else self.learning_rate
-        )
+        metrics["learning_rate"] = learning_rate(ppo, self.num_updates, opt_state, ts.update)
         metrics["coupling_coef"] = coupling
         metrics.update(agent.diagnostics(params))
         metrics["params_finite"] = jnp.all(jnp.stack(
