@@ -331,17 +331,24 @@ def test_peer_bench(tmp_path, capsys):
         assert peers.main(["-o", str(tmp_path)]) == 0
         assert capsys.readouterr().out.strip() == peers.MISSING
         pytest.skip(peers.MISSING)
-    # a tiny budget: 256 samples per update, 1 update, 2 envs (one trainer to compile)
+    assert peers.resolve_setup("auto", 1) == "dummy" and peers.resolve_setup("auto", 8) == "vector"
+    # a tiny budget: 256 samples per update, 1 update, 2 envs (one trainer to compile); SB3 on the fastest
+    # set-up (auto: the batched vector env) and on SyncVectorEnv
     assert peers.main(["--robot", "CentipedeFour", "--steps", "256", "--batch", "256", "--envs", "2",
-                       "-o", str(tmp_path)]) == 0
+                       "--sb3-env", "auto,sync", "-o", str(tmp_path)]) == 0
     table = capsys.readouterr().out
-    assert "| 2 x 128 (DummyVecEnv) |" in table and "mjx_mikt / SB3" in table
+    assert "| 2 x 128 | gymnasium.make_vec(mjx_mikt/CentipedeFour-v0, 2): batched vector env, via Sb3VecEnv |" in table
+    assert "| 2 x 128 | SyncVectorEnv of 2 x gymnasium.make(mjx_mikt/CentipedeFour-v0), via Sb3VecEnv |" in table
+    assert "mjx_mikt / SB3" in table and "the jitted JAX env on native MuJoCo" in table
     (report_path,) = tmp_path.glob("peers-*.json")
     report = json.loads(report_path.read_text())
     assert set(report["versions"]) >= {"stable-baselines3", "torch", "gymnasium", "jax", "mujoco"}
-    for row in report["rows"]:
-        assert row["sb3"]["env_steps"] >= 256 and row["sb3"]["env_steps_per_s"] > 0
-        assert row["mjx_mikt"]["env_steps_per_s"] > 0 and row["ratio"] > 0
+    (row,) = report["rows"]
+    assert {r["setup"] for r in row["sb3_setups"]} == {"vector", "sync"}
+    assert row["sb3"] == max(row["sb3_setups"], key=lambda r: r["env_steps_per_s"])  # the row: the fastest
+    for sb3 in row["sb3_setups"]:
+        assert sb3["env_steps"] >= 256 and sb3["env_steps_per_s"] > 0 and sb3["vec_env"] == "Sb3VecEnv"
+    assert row["mjx_mikt"]["env_steps_per_s"] > 0 and row["ratio"] > 0 and row["mjx_mikt"]["env"]
 
 
 def _has(module):
