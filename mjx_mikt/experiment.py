@@ -299,6 +299,8 @@ def start(config: Config, hooks: RunHooks = RunHooks(), committed_teachers: bool
     """A new run from a CLI config: validate, train missing teachers (or read committed ones: prepare_new),
     train; returns the exit code."""
     config, run_dir = prepare_new(config, committed_teachers)
+    # a signal before the first checkpoint keeps nothing: the same command then starts the run again
+    signals.keep(signals.BEFORE_TRAINING, cleanup=lambda: forget_unstarted(run_dir))
     try:
         train_missing_teachers(config, hooks)
     except TeacherRunStopped as stopped:
@@ -307,8 +309,7 @@ def start(config: Config, hooks: RunHooks = RunHooks(), committed_teachers: bool
     except BaseException:
         remove_if_empty(run_dir)
         raise
-    # a signal before the first checkpoint keeps nothing: the same command then starts the run again
-    signals.keep(signals.BEFORE_TRAINING, cleanup=lambda: forget_unstarted(run_dir))
+    signals.keep(signals.BEFORE_TRAINING, cleanup=lambda: forget_unstarted(run_dir))  # the teachers' run set its own
     return exit_code(train_and_report(config, run_dir, hooks=hooks))
 
 

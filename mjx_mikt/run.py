@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from mjx_mikt.config import (COEFFICIENT_SETS, PRESETS, Config, ConfigError, MIKTConfig, PPOConfig, RunConfig,
                              choices_of, preset_mikt)
@@ -179,6 +179,9 @@ def main(argv: Optional[Sequence[str]] = None, exit_process: Optional[bool] = No
 
     exit_process = argv is None if exit_process is None else exit_process
     with signals.guard(exit_process=exit_process):
+        resumed = _resume_folder(list(sys.argv[1:] if argv is None else argv))
+        if resumed:  # until it has read its checkpoint (then loop.py says which)
+            signals.keep(f": the run in {resumed} is kept as it was; the same command resumes it")
         try:
             code = _main(argv)
         except signals.Interrupted as stop:
@@ -186,6 +189,16 @@ def main(argv: Optional[Sequence[str]] = None, exit_process: Optional[bool] = No
         if exit_process and code in (signals.exit_code(signal.SIGINT), signals.exit_code(signal.SIGTERM)):
             signals.exit_now(code)
         return code
+
+
+def _resume_folder(words: List[str]) -> str:
+    """The RUN_DIR of --resume in the command-line words, '' if none (read before the parser is built)."""
+    for i, word in enumerate(words):
+        if word.startswith("--resume="):
+            return word.split("=", 1)[1]
+        if word == "--resume" and i + 1 < len(words):
+            return words[i + 1]
+    return ""
 
 
 # Flags that set up one sitting of a run, not the run: a --resume may give other values.

@@ -157,3 +157,13 @@ def test_a_signal_during_an_mjx_compile_is_answered_within_seconds(tmp_path, pro
         assert _checkpoints(run_dir) == [0]
         summary = json.loads((run_dir / "summary.json").read_text())
         assert summary["status"] == "interrupted" and summary["updates"] == 0
+
+
+def test_before_a_resume_reads_its_checkpoint_a_signal_says_the_run_is_kept():
+    """The one line of a signal during a --resume's imports names the run folder (read from the command line
+    before the parser exists), not 'nothing to keep'."""
+    from mjx_mikt import run as cli
+
+    assert cli._resume_folder(["--resume", "runs/a", "--compile-cache", "/c"]) == "runs/a"
+    assert cli._resume_folder(["--resume=runs/b"]) == "runs/b"
+    assert cli._resume_folder(["--target", "Ant"]) == "" == cli._resume_folder(["--resume"])
