@@ -168,3 +168,21 @@ def test_sb3_vec_env_is_dummy_vec_env_of_single_envs():
     model = PPO("MlpPolicy", venv, n_steps=32, batch_size=32, n_epochs=1, device="cpu", seed=0)
     model.learn(64)
     assert model.num_timesteps >= 64
+
+
+def test_cleanrl_wrapper_stack_runs_on_it():
+    """The vector wrappers CleanRL's continuous-action PPO puts on its envs (episode statistics, clipped
+    actions, normalised and clipped observations and rewards) work on the batched env (NEXT_STEP)."""
+    from gymnasium.wrappers import vector as vw
+
+    envs = vw.RecordEpisodeStatistics(gymnasium.make_vec(gym_envs.env_id("CentipedeFour"), num_envs=4))
+    envs = vw.NormalizeObservation(vw.ClipAction(envs))
+    envs = vw.TransformObservation(envs, lambda obs: np.clip(obs, -10, 10))
+    envs = vw.TransformReward(vw.NormalizeReward(envs, gamma=0.99), lambda r: np.clip(r, -10, 10))
+    obs, _ = envs.reset(seed=1)
+    episodes = 0
+    for _ in range(60):
+        obs, reward, terminated, truncated, info = envs.step(2 * envs.action_space.sample())
+        episodes += int(info["_episode"].sum()) if "episode" in info else 0
+        assert obs.shape == (4, 97) and np.abs(obs).max() <= 10 and np.isfinite(reward).all()
+    assert episodes >= 4
