@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from bench.run import RESULTS, device_info
+from bench.machine import RESULTS, device_info
 
 ROBOTS = ("CentipedeFour", "CentipedeEight", "Ant")
 # Seconds a training stopped at the budget gets to save and exit before it is killed. On the H200 a

@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     parser.add_argument("--only", choices=("vector", "single"), default=None)
     parser.add_argument("-o", "--out", type=Path, default=None, help="write the rows as JSON here")
     args = parser.parse_args(argv)
-    from bench.run import device_info
+    from bench.machine import device_info
 
     load = os.getloadavg()[0]
     print(f"{device_info()['device']}, {os.cpu_count()} CPUs, load average {load:.1f} at the start", flush=True)

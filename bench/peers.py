@@ -213,7 +213,7 @@ def main(argv=None) -> int:
     except ImportError:
         print(MISSING)
         return 0
-    from bench.run import device_info
+    from bench.machine import device_info
 
     env_counts: List[int] = [int(n) for n in args.envs.split(",")]
     for n in env_counts:

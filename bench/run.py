@@ -22,47 +22,17 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import sys
 import time
 from pathlib import Path
 from typing import Dict, List
 
-import jax
-import mujoco
-
 from bench import envs as env_bench
 from bench.cell import measure_cell
+from bench.machine import RESULTS, device_info
 from bench.profile import profile
 from bench.report import markdown
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def device_info() -> Dict[str, str]:
-    device = jax.devices()[0]
-    if device.platform == "cpu":
-        model = platform.processor() or "cpu"
-        try:
-            text = Path("/proc/cpuinfo").read_text()
-            match = re.search(r"model name\s*:\s*(.+)", text)
-            model = match.group(1).strip() if match else model
-        except OSError:
-            pass
-        name = f"{model} ({os.cpu_count()} cores)"
-    else:
-        name = f"{device.device_kind} x{jax.device_count()}"
-    return {
-        "device": name,
-        "platform": device.platform,
-        "jax": jax.__version__,
-        "mujoco": mujoco.__version__,
-        "float_precision": "float64" if jax.config.jax_enable_x64 else "float32 (physics inside native MuJoCo: float64)",
-        "matmul_precision": str(jax.config.jax_default_matmul_precision or "default"),
-        "python": platform.python_version(),
-    }
-
 
 SHAPES = {"paper-wide": (64, 32), "paper": (8, 256), "wide-256x16": (256, 16)}  # preset -> (envs, steps per env)
 MAIN_JOB = (("CentipedeFour", "ppo"), ("CentipedeEight", "mikt"))  # scripts/run.sh: teacher, then student
