@@ -122,10 +122,30 @@ def compile_program(jitted, args: tuple, program: str, announce: str = "", times
 
     t0 = time.perf_counter()
     try:
-        return signals.in_thread(work)
+        return Program(signals.in_thread(work), jitted)
     finally:
         if times is not None:
             times.seconds["compiling"] += time.perf_counter() - t0
+
+
+class Program:
+    """A program compiled ahead of time. Called with arguments sharded otherwise than those it was compiled
+    for (with several devices XLA may shard a program's outputs, the next chunk's state, otherwise than
+    its inputs), it hands them to the jitted function from then on, which compiles for them as a jit
+    call would have (in the main thread: that compile is not interruptible)."""
+
+    def __init__(self, compiled, jitted):
+        self.compiled, self.jitted = compiled, jitted
+
+    def __call__(self, *args):
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args)
+            except ValueError as err:  # JAX checks the arguments' shardings before it runs anything
+                if not str(err).startswith("Computation was compiled for input"):
+                    raise
+                self.compiled = None
+        return self.jitted(*args)
 
 
 def announcement(program: str, config) -> str:

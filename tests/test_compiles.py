@@ -76,6 +76,29 @@ def test_compile_cache_flags(tmp_path, monkeypatch):
     assert compiles.default_cache_folder() == tmp_path / "env"
 
 
+SHARDED_RUN = """
+import sys, tempfile
+from pathlib import Path
+sys.path.insert(0, "tests")
+from test_train import toy_config, toy_trainer
+from mjx_mikt.experiment import env_sharding
+from mjx_mikt.loop import run_training
+config = toy_config(total_timesteps=6 * 64)
+result = run_training(toy_trainer(config, env_sharding(config.ppo.num_envs)), config,
+                      Path(tempfile.mkdtemp()) / "run", "sharded")
+print("updates", result.updates)
+"""
+
+
+def test_a_run_sharded_over_two_devices_runs_its_chunks_whatever_shardings_xla_gave_the_state():
+    """With two devices XLA shards a chunk's output state otherwise than its input: the program compiled
+    ahead of time hands such arguments to its jitted function instead of refusing them."""
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", SHARDED_RUN], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=900)
+    assert out.returncode == 0 and "updates 6" in out.stdout, out.stderr[-3000:]
+
+
 def _compile_seconds(run_dir: Path) -> float:
     return sum(c["seconds"] for c in json.loads((run_dir / "summary.json").read_text())["compiles"])
 
