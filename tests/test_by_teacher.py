@@ -4,7 +4,7 @@ import csv
 import json
 from pathlib import Path
 
-from mjx_mikt.experiments import by_teacher, grid, report
+from mjx_mikt.experiments import by_teacher, grid, registry, report
 
 COLUMNS = ["update", "env_steps", "seed", "episode_return_100", "p_s/policy_0", "p_s/policy_1"]
 
@@ -40,7 +40,7 @@ def test_a_row_and_a_curve_per_teacher_then_ppo(tmp_path):
     _cell(cells / "CentipedeEight" / "ppo", 150.0)
     _teacher(tmp_path / "teachers", "CentipedeFour", [2000.0, 3000.0])
     _teacher(tmp_path / "teachers", "Hopper", [1000.0, 1200.0])
-    data = report.build(grid.EXPERIMENTS["fig5"], protocol,
+    data = report.build(registry.KINDS["fig5"], protocol,
                         pairs=(("CentipedeFour", "CentipedeEight"), ("Hopper", "CentipedeEight")))
 
     lines = by_teacher.table(data)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mjx_mikt.experiments import __main__ as experiments
-from mjx_mikt.experiments import grid, report
+from mjx_mikt.experiments import grid, registry, report
 from tiny_grid import TINY_ARGS, RecordingRunner
 
 REPO = Path(__file__).resolve().parents[1]
@@ -298,7 +298,7 @@ def test_report_of_each_figure_leaves_the_committed_files_byte_identical(tmp_pat
     shutil.copytree(REPO / "results" / "paper-2M", tmp_path / "results" / "paper-2M")
     monkeypatch.chdir(tmp_path)  # the reports name their cells relative to the repository root
     committed = {p: p.read_bytes() for p in (tmp_path / "results").rglob("*") if p.is_file()}
-    for name in grid.EXPERIMENTS:
+    for name in (k.name for k in registry.FIGURES):
         assert experiments.main(["report", name]) == 0
     assert {p: p.read_bytes() for p in (tmp_path / "results").rglob("*") if p.is_file()} == committed
     err = capsys.readouterr().err.splitlines()

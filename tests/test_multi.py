@@ -13,7 +13,7 @@ import pytest
 from mjx_mikt import run as cli
 from mjx_mikt.config import ConfigError
 from mjx_mikt.experiments import __main__ as experiments
-from mjx_mikt.experiments import grid, multi, multi_report, report
+from mjx_mikt.experiments import grid, multi, multi_report, registry, report
 from tiny_grid import TINY_ARGS, RecordingRunner
 
 REPO = Path(__file__).resolve().parents[1]
@@ -149,7 +149,7 @@ def test_report_multi_gives_the_table_the_finding_and_the_weights(tmp_path):
 def test_the_verdict_is_equal_within_two_standard_errors_and_worse_below(tmp_path):
     out = _protocol_folder(tmp_path)
     protocol = grid.Protocol(out=out, seeds=3, timesteps=1000)
-    data = report.build(grid.EXPERIMENTS["multi"], protocol)
+    data = report.build(registry.KINDS["multi"], protocol)
     together = next(p for p in data["pairs"] if p["source"] == "CentipedeFour+CentipedeSix")["methods"]["mikt"]
     for shift, verdict in ((-90, "equal"), (-116, "equal"), (-117, "worse"), (-84, "equal"), (-83, "better")):
         together["final"]["per_seed"] = [400 + shift + 10 * s for s in range(3)]  # Six's: 300, 310, 320
@@ -233,5 +233,5 @@ def test_the_committed_report_regenerates_byte_identical(tmp_path, monkeypatch):
                              backend=p["backend"])
     pairs = tuple((pair["source"], pair["target"]) for pair in data["pairs"])
     methods = list(dict.fromkeys(m for pair in data["pairs"] for m in pair["methods"])) or None
-    assert report.build(grid.EXPERIMENTS["multi"], protocol, pairs, methods) == data
+    assert report.build(registry.KINDS["multi"], protocol, pairs, methods) == data
     assert json.loads((COMMITTED / "finding.json").read_text()) == json.loads(json.dumps(multi_report.numbers(data)))

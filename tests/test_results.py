@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mjx_mikt.experiments import grid, report
+from mjx_mikt.experiments import grid, registry, report
 
 REPO = Path(__file__).resolve().parents[1]
 REPORTS = sorted((REPO / "results").glob("*/*/report.json"))
@@ -19,7 +19,7 @@ def test_committed_report_regenerates_from_the_committed_csvs(path, monkeypatch)
     p = committed["protocol"]
     protocol = grid.Protocol(out=Path(p["out"]), seeds=p["seeds"], timesteps=p["timesteps"], preset=p["preset"],
                              backend=p["backend"])
-    experiment = grid.EXPERIMENTS[committed["experiment"]]
+    experiment = registry.KINDS[committed["experiment"]]
     pairs = tuple((robot_file(pair["source"]), robot_file(pair["target"])) for pair in committed["pairs"])
     methods = list(dict.fromkeys(m for pair in committed["pairs"] for m in pair["methods"])) or None
     assert report.build(experiment, protocol, pairs, methods) == committed
@@ -40,11 +40,9 @@ COMPARISON_REPORTS = sorted(p for name in ("shapes", "backends") for p in (REPO 
 
 @pytest.mark.parametrize("path", COMPARISON_REPORTS, ids=[str(p.relative_to(REPO)) for p in COMPARISON_REPORTS])
 def test_committed_comparison_report_regenerates_from_the_committed_csvs(path, monkeypatch):
-    from mjx_mikt.experiments import comparisons
-
     monkeypatch.chdir(REPO)
     committed = json.loads(path.read_text())
-    assert comparisons.rebuild(committed) == committed
+    assert registry.KINDS[committed["experiment"]].rebuild(committed) == committed
 
 
 def test_documents_tables_are_the_committed_reports():
@@ -75,8 +73,6 @@ SCALE_REPORTS = sorted((REPO / "results").glob("scale-*/report.json"))
 
 @pytest.mark.parametrize("path", SCALE_REPORTS, ids=[str(p.relative_to(REPO)) for p in SCALE_REPORTS])
 def test_committed_scale_report_regenerates_from_the_committed_csvs_and_bench_file(path, monkeypatch):
-    from mjx_mikt.experiments import scale
-
     monkeypatch.chdir(REPO)
     committed = json.loads(path.read_text())
-    assert scale.rebuild(committed) == committed
+    assert registry.KINDS[committed["experiment"]].rebuild(committed) == committed

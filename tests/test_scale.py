@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from mjx_mikt.experiments import __main__ as cli
-from mjx_mikt.experiments import scale
+from mjx_mikt.experiments import registry, scale
 from mjx_mikt.experiments.grid import Protocol
 
 
@@ -51,7 +51,7 @@ def _fake_cell(folder: Path, steps_per_update: int, curve, evals, seeds=2, p_s=N
 def test_report_reaches_the_baseline_at_the_first_step_of_the_seed_mean_and_divides_by_the_bench(tmp_path):
     # an ablation of the wide preset: MIKT with another mixing rate, compared with the preset's PPO cell
     # and a longer budget: its own update count, no ratio to the preset's (shorter) PPO cell
-    study = dataclasses.replace(scale.STUDIES["scale"], ablations=(
+    study = dataclasses.replace(registry.KINDS["scale"], ablations=(
         ("wide-256x16", "mixing rate x1", str(tmp_path / "ablation")),
         ("wide-256x16", "2x env steps", str(tmp_path / "longer"))))
     protocols = {p: Protocol(out=tmp_path / p, seeds=2, timesteps=40, preset=p) for p in ("paper", "wide-256x16")}
@@ -91,6 +91,6 @@ def test_report_reaches_the_baseline_at_the_first_step_of_the_seed_mean_and_divi
                and "| 1.5, 0.5 |" in line for line in lines)
     [row] = [line for line in lines if line.startswith("| wide-256x16, 2x env steps |")]
     assert "| 10 (320) | mikt |" in row and "| 64 steps, 0.3 min |" in row and "| - |" in row
-    written = scale.write(study, protocols, tmp_path / "report", bench)
-    assert scale.rebuild(json.loads(written["json"].read_text()), study) == data
+    written = study.render(data, tmp_path / "report")
+    assert study.rebuild(json.loads(written["json"].read_text())) == data
     assert written["figure"].is_file()

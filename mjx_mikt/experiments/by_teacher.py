@@ -97,6 +97,6 @@ def figure(report: Dict, path: Path) -> Optional[Path]:
 
 
 def section(report: Dict, folder: Path, name: str):
-    """The report's Fig. 5 section (a `report.Section`): the table, and `<name>-teachers.png`."""
+    """The report's Fig. 5 section (a `figures.Section`): the table, and `<name>-teachers.png`."""
     text = "\n## One student, several teachers\n\n" + "\n".join(table(report)) + "\n"
     return text, {"teachers": figure(report, folder / f"{name}-teachers.png")}

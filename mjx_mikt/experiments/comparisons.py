@@ -26,9 +26,10 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from mjx_mikt.checkpoint import write_atomic
 from mjx_mikt.experiments import report as reports
 from mjx_mikt.experiments.grid import Cell, Protocol
+from mjx_mikt.experiments.kind import Kind, Table, budget, protocol_from, protocol_json, protocol_of, root_of, \
+    variant_folder
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Variant:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(Kind):
     name: str
     title: str
     robot: str
@@ -48,18 +49,33 @@ class Comparison:
     def cell(self) -> Cell:
         return Cell("", self.robot, "ppo", teachers=False)
 
+    def describe(self) -> str:
+        return ("variants: " + ", ".join(f"{v.label} (preset {v.preset}, backend {v.backend})" for v in self.variants)
+                + f"; method: ppo; {len(self.variants)} cells")
 
-COMPARISONS: Dict[str, Comparison] = {c.name: c for c in (
-    Comparison("shapes", "Rollout shape: PPO on CentipedeFour, 2048 samples per update from 8 x 256 or 64 x 32 "
-                         "envs x steps", "CentipedeFour", (Variant("paper", "paper"), Variant("paper-wide", "paper-wide"))),
-    Comparison("backends", "Physics backend: PPO on CentipedeFour (64 x 32 envs x steps) on native MuJoCo and on MJX",
-               "CentipedeFour", (Variant("mujoco", "paper-wide"), Variant("mjx", "paper-wide", "mjx"))),
-)}
+    def groups(self, args):
+        """One PPO cell per variant, each in its own protocol folder under root_of."""
+        root = root_of(args, self.name)
+        return {v.label: (protocol_from(args, v.preset, v.backend, variant_folder(root, v.preset, v.backend,
+                                                                                    budget(args))), [self.cell()])
+                for v in self.variants}
 
+    def build(self, args, groups):
+        protocols = {label: protocol for label, (protocol, _) in groups.items()}
+        return build(self, protocols), root_of(args, self.name) / f"{self.name}-{budget(args)}"
 
-def protocol_folder(root: Path, variant: Variant, budget: str) -> Path:
-    suffix = "" if variant.backend == "mujoco" else f"-{variant.backend}"
-    return root / f"{variant.preset}-{budget}{suffix}"
+    def render(self, data, folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        panel = {"title": data["title"], "pairs": [{
+            "source": self.robot, "target": self.robot, "panel": f"PPO on {self.robot}",
+            "methods": {f"{label} ({e['shape']}, {e['backend']})": e for label, e in data["variants"].items()}}]}
+        return reports.finish(folder, data, markdown(data), {"curves": reports.figure(panel, folder / f"{self.name}.png")})
+
+    def rebuild(self, data):
+        return build(self, {label: protocol_of(x) for label, x in data["protocols"].items()})
+
+    def blocks(self) -> Dict[str, Table]:
+        return {self.name: table}
 
 
 def _loop_speed(folder: Path) -> Optional[Dict]:
@@ -78,8 +94,7 @@ def _loop_speed(folder: Path) -> Optional[Dict]:
 def build(comparison: Comparison, protocols: Dict[str, Protocol]) -> Dict:
     """The comparison's numbers from the cells' files; `protocols` maps a variant's label -> its protocol."""
     out = {"experiment": comparison.name, "title": comparison.title, "robot": comparison.robot, "variants": {},
-           "protocols": {label: {"out": str(x.out), "seeds": x.seeds, "timesteps": x.timesteps, "preset": x.preset,
-                                 "backend": x.backend} for label, x in protocols.items()}}
+           "protocols": {label: protocol_json(x) for label, x in protocols.items()}}
     cell = comparison.cell()
     for label, protocol in protocols.items():
         folder = cell.folder(protocol)
@@ -102,12 +117,6 @@ def build(comparison: Comparison, protocols: Dict[str, Protocol]) -> Dict:
     return out
 
 
-def protocols_of(data: Dict) -> Dict[str, Protocol]:
-    """The protocols a committed report was built from (to regenerate it)."""
-    return {p: Protocol(out=Path(x["out"]), seeds=x["seeds"], timesteps=x["timesteps"], preset=x["preset"],
-                        backend=x["backend"]) for p, x in data["protocols"].items()}
-
-
 def table(data: Dict) -> List[str]:
     """The comparison table (what docs/ quote)."""
     lines = ["| variant | shape | backend | final | auc | eval (deterministic) | seeds | steps | status | "
@@ -126,7 +135,7 @@ def table(data: Dict) -> List[str]:
     return lines
 
 
-def markdown(data: Dict, protocols: Dict[str, Protocol]) -> str:
+def markdown(data: Dict) -> str:
     lines = [f"# {data['title']}", "",
              "The same PPO optimisation in every row (2048 samples per update, 64-sample minibatches, 10 epochs). "
              "final = paper curve (mean return of the last 100 "
@@ -136,30 +145,7 @@ def markdown(data: Dict, protocols: Dict[str, Protocol]) -> str:
              "had the machine to themselves (`python -m bench.cell` measures it quietly).", ""]
     lines += table(data)
     lines += ["", "Cells: " + ", ".join(f"`{e['cell']}`" for e in data["variants"].values())]
-    missing = [label for label in protocols if label not in data["variants"]]
+    missing = [label for label in data["protocols"] if label not in data["variants"]]
     if missing:
         lines += ["", f"Not run yet: {', '.join(missing)}."]
     return "\n".join(lines) + "\n"
-
-
-def write(comparison: Comparison, protocols: Dict[str, Protocol], folder: Path) -> Dict[str, Path]:
-    """report.md, report.json and <name>.png in `folder`; returns their paths."""
-    data = build(comparison, protocols)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = {"json": folder / "report.json", "md": folder / "report.md"}
-    write_atomic(written["json"], json.dumps(data, indent=2) + "\n")
-    panel = {"title": data["title"], "pairs": [{
-        "source": comparison.robot, "target": comparison.robot, "panel": f"PPO on {comparison.robot}",
-        "methods": {f"{label} ({e['shape']}, {e['backend']})": e for label, e in data["variants"].items()}}]}
-    text = markdown(data, protocols)
-    image = reports.figure(panel, folder / f"{comparison.name}.png")
-    if image is not None:
-        written["curves"] = image
-        text += f"\n![curves]({image.name})\n"
-    write_atomic(written["md"], text)
-    return written
-
-
-def rebuild(data: Dict) -> Dict:
-    """A committed report's numbers, computed again from the cells' files."""
-    return build(COMPARISONS[data["experiment"]], protocols_of(data))

@@ -52,38 +52,7 @@ from mjx_mikt.config import ConfigError
 SHORT = {"Four": "CentipedeFour", "Six": "CentipedeSix", "Eight": "CentipedeEight",
          "CpSix": "CpCentipedeSix", "CpEight": "CpCentipedeEight", "Ant": "Ant", "Hopper": "Hopper"}
 LONG = {v: k for k, v in SHORT.items()}
-FIG3_PAIRS = ("Four:Eight", "Six:Eight", "Four:CpSix", "Six:CpEight", "Four:Ant", "Six:Ant")
 TOGETHER = "+"  # a source of several robots, all teachers of one student: 'Four+Six' (full: 'CentipedeFour+CentipedeSix')
-
-
-@dataclass(frozen=True)
-class Experiment:
-    name: str
-    title: str
-    pairs: Tuple[str, ...]  # "Source:Target" with short names
-    methods: Tuple[str, ...]
-    mixing_curves: bool = False  # also plot p_s (Fig. 5b/6)
-    by_teacher: bool = False  # pairs share one student: also one panel/table with a row per teacher (Fig. 5a)
-    # the report shows a pair once it has a cell of one of these methods (default: of any of its methods), so
-    # an ablation's report does not fill up with pairs that have only the MIKT and PPO cells of Fig. 3
-    shown_with: Tuple[str, ...] = ()
-    several_teachers: bool = False  # a pair's source joins robots with '+': compared with each alone (multi.py)
-
-
-EXPERIMENTS: Dict[str, Experiment] = {e.name: e for e in (
-    Experiment("fig3", "Fig. 3: MIKT vs PPO from scratch (VPG) and MLPP on six transfer pairs",
-               FIG3_PAIRS, ("mikt", "ppo", "mlpp"), mixing_curves=True),
-    Experiment("fig4", "Fig. 4: ablation of the encoder's gradients (without L_MI, without RL gradients)",
-               FIG3_PAIRS, ("mikt", "mikt-no-mi", "mikt-no-rl-grad", "ppo"),
-               shown_with=("mikt-no-mi", "mikt-no-rl-grad")),
-    Experiment("fig5", "Fig. 5: CentipedeEight with CentipedeFour, CentipedeSix and Hopper teachers; p_s curves",
-               ("Four:Eight", "Six:Eight", "Hopper:Eight"), ("mikt", "ppo"), mixing_curves=True, by_teacher=True),
-    Experiment("fig7", "Fig. 7: MIKT with and without the KL regulariser",
-               FIG3_PAIRS, ("mikt", "mikt-no-kl", "ppo"), shown_with=("mikt-no-kl",)),
-    Experiment("multi", "Beyond the paper: CentipedeEight with the CentipedeFour and CentipedeSix teachers at once",
-               ("Four:Eight", "Six:Eight", "Four+Six:Eight"), ("mikt", "ppo"), shown_with=("mikt",),
-               several_teachers=True),
-)}
 
 
 def is_file(name: str) -> bool:
@@ -245,15 +214,16 @@ def teacher_store(protocol: Protocol, source: str) -> Path:
     return protocol.out / "teachers"
 
 
-def cells_of(experiment: Experiment, pairs=None, methods=None) -> List[Cell]:
-    """The sources' PPO cells (their teachers) first, then every (pair, method); PPO once per robot."""
-    pairs = pairs or parse_pairs(",".join(experiment.pairs))
-    methods = tuple(methods or experiment.methods)
+def cells_of(pairs: Sequence[str], methods: Sequence[str], chosen=None, chosen_methods=None) -> List[Cell]:
+    """The cells of `chosen` (parsed pairs; default `pairs`, 'Source:Target' text) x `chosen_methods` (default
+    `methods`): the sources' PPO cells (their teachers) first, then every (pair, method); PPO once per robot."""
+    chosen = chosen or parse_pairs(",".join(pairs))
+    methods = tuple(chosen_methods or methods)
     out: List[Cell] = []
     if any(m != "ppo" for m in methods):
-        for source in dict.fromkeys(r for s, _ in pairs for r in source_robots(s)):
+        for source in dict.fromkeys(r for s, _ in chosen for r in source_robots(s)):
             out.append(Cell("", source, "ppo"))
-    for source, target in pairs:
+    for source, target in chosen:
         for method in methods:
             cell = Cell("", target, "ppo") if method == "ppo" else Cell(source, target, method)
             if cell not in out:

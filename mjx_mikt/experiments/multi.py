@@ -1,7 +1,7 @@
 """Several teachers at once (`report multi`): one student with all its source robots' teachers together
 (a pair 'Four+Six:Eight'), beside the same student with each teacher alone and PPO from scratch.
 
-What `report multi` adds after the per-pair tables (`multi_report.section`, a `report.Section`;
+What `report multi` adds after the per-pair tables (`multi_report.section`, a `figures.Section`;
 its text and figures are drawn there from the numbers here):
 
 - a table: a row for the cell with all the teachers ("not run yet" while it has no curve), one per
@@ -37,10 +37,13 @@ EQUAL_WEIGHTS = 0.01  # two teachers' mean weights closer than this: read 'about
 
 
 # ------------------------------------------------------------------ the rows
+# the `multi` figure's pairs (registry.py): the several-teacher cell, each teacher alone
+PAIRS = ("Four:Eight", "Six:Eight", "Four+Six:Eight")
+
+
 def _pairs(report: Dict) -> List[Tuple[str, str]]:
-    """The experiment's pairs, then any other pair of the report (a report made with --pairs)."""
-    experiment = grid.EXPERIMENTS.get(report["experiment"])
-    wanted = grid.parse_pairs(",".join(experiment.pairs)) if experiment else ()
+    """The `multi` figure's pairs, then any other pair of the report (a report made with --pairs)."""
+    wanted = grid.parse_pairs(",".join(PAIRS)) if report["experiment"] == "multi" else ()
     return list(dict.fromkeys(tuple(wanted) + tuple((p["source"], p["target"]) for p in report["pairs"])))
 
 

@@ -1,4 +1,4 @@
-"""`report multi`'s section (`section`, a `report.Section`): the text, finding.json and two figures,
+"""`report multi`'s section (`section`, a `figures.Section`): the text, finding.json and two figures,
 every cell's training curve in one panel and each teacher's weight p_t beside the student's own p_s
 per layer over training. The rows, the finding and the weights they show are multi.py's."""
 
@@ -135,7 +135,7 @@ def numbers(report: Dict) -> Dict:
 
 
 def section(report: Dict, folder: Path, name: str):
-    """The `report.Section` of an experiment with several-teacher pairs: text, finding.json, two PNGs."""
+    """The `figures.Section` of an experiment with several-teacher pairs: text, finding.json, two PNGs."""
     data = numbers(report)
     write_atomic(folder / "finding.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     lines = ["", "## Several teachers at once", "", *table(report), "", f"**Finding.** {data['finding']['text']}", ""]

@@ -22,13 +22,13 @@ import json
 import sys
 import textwrap
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 from mjx_mikt.checkpoint import write_atomic
 from mjx_mikt.envs.mjcf import display_name
-from mjx_mikt.experiments.grid import LONG, Cell, Experiment, Protocol, parse_pairs, planned_updates, teacher_store
+from mjx_mikt.experiments.grid import LONG, Cell, Protocol, parse_pairs, planned_updates, teacher_store
 
 CURVE = "episode_return_100"
 COLOURS = {"mikt": "tab:blue", "ppo": "tab:orange", "mlpp": "tab:red", "mikt-no-mi": "tab:purple",
@@ -146,8 +146,8 @@ def steps_to_reach(steps: np.ndarray, values: np.ndarray, level: Optional[float]
     return int(steps[hit[0]]) if hit.size else None
 
 
-def build(experiment: Experiment, protocol: Protocol, pairs=None, methods=None) -> Dict:
-    """The report's numbers, from the cells' CSVs only.
+def build(experiment, protocol: Protocol, pairs=None, methods=None) -> Dict:
+    """The report's numbers of a figure (figures.Figure), from the cells' CSVs only.
 
     A pair with no cell of the methods asked for (default: the experiment's `shown_with`, else any of its
     methods) is left out, with one line on stderr.
@@ -376,32 +376,15 @@ def mixing_figure(report: Dict, path: Path) -> Optional[Path]:
     return path
 
 
-# A further view of a report: (report, folder, experiment name) -> (markdown section, {key: PNG or None})
-Section = Callable[[Dict, Path, str], Tuple[str, Dict[str, Optional[Path]]]]
-
-
-def write(experiment: Experiment, protocol: Protocol, pairs=None, methods=None,
-          sections: Sequence[Section] = ()) -> Dict[str, Path]:
-    """report.md, report.json and the PNGs under <out>/<experiment>/ (plus each of `sections`, e.g.
-    by_teacher.section for Fig. 5); returns their paths."""
-    report = build(experiment, protocol, pairs, methods)
-    folder = protocol.out / experiment.name
-    folder.mkdir(parents=True, exist_ok=True)
+def finish(folder: Path, data: Dict, text: str, images: Dict[str, Optional[Path]],
+           alts: Optional[Dict[str, str]] = None) -> Dict[str, Path]:
+    """Write report.json (`data`) and report.md (`text` and a link to each image drawn, its alt text its
+    key or alts[key]) in `folder`; returns their paths and the images'."""
     written = {"json": folder / "report.json", "md": folder / "report.md"}
-    write_atomic(written["json"], json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    images = {"curves": figure(report, folder / f"{experiment.name}.png"),
-              "eval": figure(report, folder / f"{experiment.name}-eval.png", "return_mean", "eval.csv",
-                             "deterministic evaluation return")}
-    if experiment.mixing_curves:
-        images["mixing"] = mixing_figure(report, folder / f"{experiment.name}-p_s.png")
-    for section in sections:
-        extra_text, extra_images = section(report, folder, experiment.name)
-        text += extra_text
-        images.update(extra_images)
+    write_atomic(written["json"], json.dumps(data, indent=2) + "\n")
     for key, image in images.items():
         if image is not None:
             written[key] = image
-            text += f"\n![{key}]({image.name})\n"
+            text += f"\n![{(alts or {}).get(key, key)}]({image.name})\n"
     write_atomic(written["md"], text)
     return written

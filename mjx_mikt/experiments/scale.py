@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from mjx_mikt.checkpoint import write_atomic
-from mjx_mikt.config import PRESETS, preset_mikt
+from mjx_mikt.config import PRESETS, ConfigError, preset_mikt
 from mjx_mikt.experiments import report as reports
-from mjx_mikt.experiments.comparisons import Variant, protocol_folder
-from mjx_mikt.experiments.grid import Cell, Experiment, Protocol, cells_of, planned_updates
+from mjx_mikt.experiments.grid import Cell, Protocol, cells_of, planned_updates
+from mjx_mikt.experiments.kind import Kind, Table, budget, protocol_json, protocol_of, root_of, variant_folder
 
 # the deterministic evaluation every ~100k env steps per seed, whatever the batch (the paper preset's 50 updates)
 EVAL_EVERY_STEPS = 102_400
@@ -41,7 +41,7 @@ CURVES = {"paper": ("episode_return_100", "metrics.csv", "paper curve (last 100 
 
 
 @dataclass(frozen=True)
-class Study:
+class Study(Kind):
     name: str
     title: str
     source: str
@@ -52,20 +52,56 @@ class Study:
     ablations: Tuple[Tuple[str, str, str], ...] = ()
     throughput_glob: str = "bench/results/cell-scale-*.jsonl"  # the newest file is read
 
-    def experiment(self) -> Experiment:
-        return Experiment(self.name, self.title, (f"{self.source}:{self.target}",), ("mikt", "ppo"))
-
     def cells(self) -> List[Cell]:
         """PPO on the source (the teachers), MIKT, PPO on the target: the same three for every preset."""
-        return cells_of(self.experiment(), ((self.source, self.target),))
+        return cells_of((), ("mikt", "ppo"), ((self.source, self.target),))
 
+    def describe(self) -> str:
+        return (f"presets: {', '.join(self.presets)} (the first is the baseline); cells per preset: "
+                + ", ".join(c.label for c in self.cells()))
 
-STUDIES: Dict[str, Study] = {s.name: s for s in (
-    Study("scale", "Wide batches: MIKT CentipedeFour -> CentipedeEight and PPO from scratch, per preset",
-          "CentipedeFour", "CentipedeEight", ("paper", "wide-256x16", "wide-1024x8"),
-          ablations=(("wide-256x16", "mixing rate x1", "results/scale-pilots/wide-256x16-mix1"),
-                     ("wide-256x16", "4M env steps", "results/scale-pilots/wide-256x16-4M"))),
-)}
+    def chosen(self, args) -> Tuple[str, ...]:
+        """The presets of --presets (default: the study's)."""
+        return tuple(p.strip() for p in args.presets.split(",")) if args.presets else self.presets
+
+    def groups(self, args):
+        """The three cells of every preset, preset after preset, each preset in its own protocol folder."""
+        names = self.chosen(args)
+        for name in names:
+            if name not in PRESETS:
+                raise ConfigError(f"unknown preset {name!r} in --presets; choose one of: {', '.join(PRESETS)}")
+        timesteps = int(args.timesteps)
+        if timesteps <= 0 or args.seeds < 1:
+            raise ConfigError("--timesteps and --seeds must be positive")
+        root = root_of(args, self.name)
+        return {name: (Protocol(out=variant_folder(root, name, args.backend, budget(args)), seeds=args.seeds,
+                                timesteps=timesteps, preset=name, backend=args.backend,
+                                extra=tuple(args.run_arg) + variant_flags(name)), self.cells()) for name in names}
+
+    def build(self, args, groups):
+        """The numbers; a report over a subset of the presets goes to the runs folder, never over the
+        committed report."""
+        root = root_of(args, self.name)
+        folder = root / f"{self.name}-{budget(args)}"
+        if not args.out and root == Path(args.committed) and tuple(groups) != self.presets:
+            folder = Path(args.runs_dir) / f"{self.name}-{budget(args)}"
+            print(f"note: a report over presets {', '.join(groups)} goes to {folder}; the committed "
+                  f"{root / f'{self.name}-{budget(args)}'} is left as it is", file=sys.stderr, flush=True)
+        protocols = {name: protocol for name, (protocol, _) in groups.items()}
+        return build(self, protocols, newest_throughput_file(self)), folder
+
+    def render(self, data, folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        return reports.finish(folder, data, markdown(data), {"figure": figure(data, folder / f"{self.name}.png")},
+                              {"figure": "return against time"})
+
+    def rebuild(self, data):
+        """A committed report's numbers, computed again from the cells' files and its throughput file."""
+        protocols = {p: protocol_of(x) for p, x in data["protocols"].items()}
+        return build(self, protocols, Path(data["throughput_file"]) if data["throughput_file"] else None)
+
+    def blocks(self) -> Dict[str, Table]:
+        return {self.name: table}
 
 
 def eval_every(preset: str) -> int:
@@ -77,14 +113,6 @@ def variant_flags(preset: str) -> Tuple[str, ...]:
     """The `mjx_mikt.run` flags a preset's cells add to the protocol's (none for the paper preset,
     whose cells are the figures')."""
     return () if preset == "paper" else ("--eval-every", str(eval_every(preset)))
-
-
-def protocol(study_preset: str, root: Path, budget: str, seeds: int, timesteps: int, backend: str,
-             extra: Tuple[str, ...] = ()) -> Protocol:
-    """The protocol folder of one preset of a study (the figures' folder for the same preset)."""
-    out = protocol_folder(root, Variant(study_preset, study_preset, backend), budget)
-    return Protocol(out=out, seeds=seeds, timesteps=timesteps, preset=study_preset, backend=backend,
-                    extra=tuple(extra) + variant_flags(study_preset))
 
 
 def read_throughput(path: Path, robot: str, seeds: int) -> Dict[str, Dict[str, float]]:
@@ -137,8 +165,7 @@ def build(study: Study, protocols: Dict[str, Protocol], throughput_path: Optiona
     speed = read_throughput(throughput_path, study.target, any_protocol.seeds) if throughput_path else {}
     out = {"experiment": study.name, "title": study.title, "target": study.target, "baseline": study.presets[0],
            "throughput_file": str(throughput_path) if throughput_path else None, "protocols": {
-               p: {"out": str(x.out), "seeds": x.seeds, "timesteps": x.timesteps, "preset": x.preset,
-                   "backend": x.backend, "extra": list(x.extra)} for p, x in protocols.items()}, "presets": {}}
+               p: protocol_json(x, extra=True) for p, x in protocols.items()}, "presets": {}}
     for name, proto in protocols.items():
         timesteps = proto.timesteps
         entry = {"optimisation": preset_text(name), "updates": timesteps // PRESETS[name].batch_size,
@@ -300,26 +327,3 @@ def figure(data: Dict, path: Path) -> Optional[Path]:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
-
-
-def write(study: Study, protocols: Dict[str, Protocol], folder: Path, throughput_path: Optional[Path]) -> Dict:
-    data = build(study, protocols, throughput_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = {"json": folder / "report.json", "md": folder / "report.md"}
-    write_atomic(written["json"], json.dumps(data, indent=2) + "\n")
-    text = markdown(data)
-    image = figure(data, folder / f"{study.name}.png")
-    if image is not None:
-        written["figure"] = image
-        text += f"\n![return against time]({image.name})\n"
-    write_atomic(written["md"], text)
-    return written
-
-
-def rebuild(data: Dict, study: Optional[Study] = None) -> Dict:
-    """A committed report's numbers, computed again from the cells' files and its throughput file (`study`:
-    the one it was written for, by default the registered study of its name)."""
-    protocols = {p: Protocol(out=Path(x["out"]), seeds=x["seeds"], timesteps=x["timesteps"], preset=x["preset"],
-                             backend=x["backend"], extra=tuple(x["extra"])) for p, x in data["protocols"].items()}
-    path = Path(data["throughput_file"]) if data["throughput_file"] else None
-    return build(study or STUDIES[data["experiment"]], protocols, path)
