@@ -1,13 +1,13 @@
 """MJX's plane-capsule contact with the C engine's contact frame (so MJX matches native MuJoCo).
 
-Found by `tools/probes/mjx_contact_probe.py` (see docs/mjx-contact-parity.md): both engines take the
-first friction direction of a capsule-floor contact from the capsule axis projected onto the
-floor, but mujoco-mjx 3.17 (`mjx/_src/collision_primitive.py`, `plane_capsule`) replaces it by
-the world y axis when that projection is shorter than 0.5, i.e. for a capsule steeper than 60
-degrees, which the centipedes' feet often are (ankles 30-100 degrees). The pyramidal friction
-cone is then rotated against native MuJoCo's, and a sliding foot gets different friction forces
-(max |Δqacc| 6.5 on the probe's states). With the collider below the two engines agree to 7e-12
-over a 300-substep rollout in float64.
+Found by a probe (`git show 4be1481:tools/probes/mjx_contact_probe.py`; see
+docs/mjx-contact-parity.md): both engines take the first friction direction of a capsule-floor
+contact from the capsule axis projected onto the floor, but mujoco-mjx 3.17
+(`mjx/_src/collision_primitive.py`, `plane_capsule`) replaces it by the world y axis when that
+projection is shorter than 0.5, i.e. for a capsule steeper than 60 degrees, which the centipedes'
+feet often are (ankles 30-100 degrees). The pyramidal friction cone is then rotated against native
+MuJoCo's, and a sliding foot gets different friction forces (max |Δqacc| 6.5 on the probe's states).
+With the collider below the two engines agree to 7e-12 over a 300-substep rollout in float64.
 
 `install()` registers it in MJX's collision table (a private table: re-check on every
 mujoco-mjx upgrade; `tests/test_envs.py` compares the two engines under contact).

@@ -1,15 +1,16 @@
 """MJX's RK4 with native MuJoCo 4.0's orientation update (Runge-Kutta-Munthe-Kaas), so MJX matches native.
 
-Found by `tools/probes/mjx_drift_probe.py` (see docs/mjx-contact-parity.md, "Full-range actions: the drift
-and its cause"). MuJoCo 4.0 changed its RK4 integrator (changelog 4.0.0, item "The RK4 integrator is
-now fourth-order accurate for the orientations of ball and free joints", commit 9a7f240f0): the
-angular velocity of a free or ball joint at each Runge-Kutta stage is mapped through the inverse
-derivative of the exponential map, dexp^-1_u(w) = w + u x w / 2 + c(|u|) u x (u x w), with
-c(t) = (1 - (t/2) cot(t/2)) / t^2 and u the stage's rotation vector, before it is used. mujoco-mjx 3.17's
-`mjx.rungekutta4` combines the plain stage velocities (the scheme of MuJoCo < 4.0). The centipede
-torso is a free joint; its orientation at the second and later stages then differs by O(h^2 |w|^2)
-(2.6e-5 in a quaternion at one measured state), which is enough to change stiff contact and
-joint-limit forces at those stages: one substep's qvel differed by up to 1.0e-3 in float64.
+Found by a probe (`git show 4be1481:tools/probes/mjx_drift_probe.py`; see
+docs/mjx-contact-parity.md, "Full-range actions: the drift and its cause"). MuJoCo 4.0 changed its
+RK4 integrator (changelog 4.0.0, item "The RK4 integrator is now fourth-order accurate for the
+orientations of ball and free joints", commit 9a7f240f0): the angular velocity of a free or ball
+joint at each Runge-Kutta stage is mapped through the inverse derivative of the exponential map,
+dexp^-1_u(w) = w + u x w / 2 + c(|u|) u x (u x w), with c(t) = (1 - (t/2) cot(t/2)) / t^2 and u the
+stage's rotation vector, before it is used. mujoco-mjx 3.17's `mjx.rungekutta4` combines the plain
+stage velocities (the scheme of MuJoCo < 4.0). The centipede torso is a free joint; its orientation
+at the second and later stages then differs by O(h^2 |w|^2) (2.6e-5 in a quaternion at one measured
+state), which is enough to change stiff contact and joint-limit forces at those stages: one
+substep's qvel differed by up to 1.0e-3 in float64.
 
 `rungekutta4(m, d, ang)` below is mjx's `rungekutta4` with that map applied to the rows `ang` of the
 velocities; it matches native `mj_step` to round-off (the closed-form c(t), as native uses; a

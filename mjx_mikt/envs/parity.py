@@ -1,8 +1,8 @@
 """Parity checks of a JAX physics engine (MJX, MuJoCo Warp) against native MuJoCo under contact.
 
-The one home of the check that tests/test_envs.py (MJX), tests/test_warp.py (MuJoCo Warp) and
-tools/probes/mjx_solver_sweep.py (solver settings) share: native MuJoCo states with feet on the floor,
-taken from a random-control episode from qpos0 (the robot falls, lands and slides, so the
+The one home of the check that tests/test_envs.py (MJX) and tests/test_warp.py (MuJoCo Warp) share,
+as did the removed solver sweep (`git show 4be1481:tools/probes/mjx_solver_sweep.py`): native MuJoCo
+states with feet on the floor, taken from a random-control episode from qpos0 (the robot falls, lands and slides, so the
 friction pyramid's orientation matters), and the largest relative acceleration error of an
 engine's forward pass on them against native `mj_forward`.
 """
