@@ -1,8 +1,10 @@
 """The profile tool (`python -m bench.profile`) runs and its parts add up; no timing is asserted."""
 
+import types
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bench import profile
 
@@ -59,10 +61,15 @@ def test_kernel_trace_sums_a_learning_phase_by_kernel_kind():
     assert "Matmul arithmetic: " in text
 
 
-def test_dot_rate_is_a_positive_gflops_figure():
+def test_dot_rate_divides_the_chains_flops_by_the_median_timed_call(monkeypatch):
+    """dot_rate on a clock whose timed calls take 4, 1 and 2 s: 2 x 8 x 16 x 32 flops per step, 50 steps,
+    over the median 2 s (the compile-and-first call is not timed)."""
     from bench import ops
 
-    assert 0 < ops.dot_rate(8, 16, 16, steps=50, repeats=1) < 1e4
+    ticks = iter([10.0, 14.0, 20.0, 21.0, 30.0, 32.0])
+    monkeypatch.setattr(ops, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks)))
+    assert ops.dot_rate(8, 16, 32, steps=50, repeats=3) == pytest.approx(2 * 8 * 16 * 32 * 50 / 2.0 / 1e9)
+    assert next(ticks, None) is None  # each of the 3 timed calls read the clock twice
 
 
 def test_matmul_flops_count_each_scan_step_and_the_costlier_branch():
