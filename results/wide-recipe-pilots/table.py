@@ -40,7 +40,8 @@ def at(steps, values, target):
     return values[min(i, len(values) - 1)]
 
 
-def row(name: str, folder: Path) -> str:
+def row(name: str, folder: Path, finished: bool = True) -> str:
+    """One table row; a run stopped early (not `finished`) shows its curve up to where it stopped only."""
     config = json.loads((folder / "config.json").read_text())
     steps, curve = column(folder, "episode_return_100")
     final = curve_stats(steps, curve[None])["final"][0]
@@ -48,7 +49,8 @@ def row(name: str, folder: Path) -> str:
         evals = [r for r in csv.DictReader(f) if int(r["seed"]) == 0]
     eval_final = float(evals[-1]["return_mean"]) if evals else float("nan")
     mikt = config["run"]["method"] != "ppo"
-    cells = [f"{at(steps, curve, s):,.0f}" for s in AT] + [f"{final:,.0f}", f"{eval_final:,.0f}"]
+    cells = [f"{at(steps, curve, s):,.0f}" if s <= steps[-1] else "-" for s in AT]
+    cells += [f"{final:,.0f}", f"{eval_final:,.0f}"] if finished else [f"stopped at {steps[-1]:,} steps", "-"]
     if mikt:
         _, mi = column(folder, "mi_loss")
         _, coupling = column(folder, "coupling_coef")
@@ -79,6 +81,8 @@ def main() -> int:
     for name, (method, extra) in flags.items():
         if (HERE / name / "summary.json").is_file():
             print(row(f"pilot {name}: {method} `{extra}`", HERE / name))
+        elif (HERE / "partial" / name / "summary.json").is_file():  # stopped early to free the machine
+            print(row(f"pilot {name} (stopped early): {method} `{extra}`", HERE / "partial" / name, finished=False))
     return 0
 
 
