@@ -243,13 +243,14 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
                 hooks.after_evaluation(trainer, config, run_dir, state, update)
         return result
 
-    if resume and update > 0 and run.eval_every > 0 and update % run.eval_every == 0 \
-            and update not in logger.evaluated_updates():
-        run_eval(state, update)  # the run was interrupted during this evaluation: do it again
-
     progress = Progress(label, trainer.num_updates, batch, num_seeds=run.num_seeds)
     last_return = float("nan")
     final_eval = None
+    at_end = update == trainer.num_updates
+    if resume and update > 0 and (at_end or run.eval_every > 0 and update % run.eval_every == 0) \
+            and update not in logger.evaluated_updates():
+        result = run_eval(state, update)  # the run was interrupted during this evaluation: do it again
+        final_eval = result if at_end else None
     interrupted, diverged = False, ""
     saved = update  # the newest checkpoint's update (a resumed run starts from one)
     end = trainer.num_updates if stop_after_updates is None else min(trainer.num_updates, stop_after_updates)

@@ -167,3 +167,31 @@ def test_before_a_resume_reads_its_checkpoint_a_signal_says_the_run_is_kept():
     assert cli._resume_folder(["--resume", "runs/a", "--compile-cache", "/c"]) == "runs/a"
     assert cli._resume_folder(["--resume=runs/b"]) == "runs/b"
     assert cli._resume_folder(["--target", "Ant"]) == "" == cli._resume_folder(["--resume"])
+
+
+def test_a_run_stopped_during_its_final_evaluation_makes_it_on_resume(tmp_path, monkeypatch):
+    """The final evaluation (its compile takes minutes on MJX) cut short by a signal is made on --resume:
+    the resumed run ends with the uninterrupted run's final evaluation, not without one."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_train import toy_config, toy_trainer
+
+    from mjx_mikt import logger as logger_lib
+    from mjx_mikt.loop import run_training
+
+    config = toy_config(eval_every=4)  # evaluations at updates 4 and 6 (the end)
+    whole = run_training(toy_trainer(config), config, tmp_path / "whole", "whole")
+    original = logger_lib.RunLogger.evaluation
+
+    def interrupted(self, update, *args):
+        if update == 6:
+            raise KeyboardInterrupt  # as the training loop stops when a signal lands during the compile
+        return original(self, update, *args)
+
+    monkeypatch.setattr(logger_lib.RunLogger, "evaluation", interrupted)
+    part = run_training(toy_trainer(config), config, tmp_path / "part", "part")
+    assert part.interrupted and part.updates == 6 and _checkpoints(tmp_path / "part")[-1] == 6
+    monkeypatch.setattr(logger_lib.RunLogger, "evaluation", original)
+    resumed = run_training(toy_trainer(config), config, tmp_path / "part", "part", resume=True)
+    assert not resumed.interrupted
+    assert (tmp_path / "part" / "eval.csv").read_text() == (tmp_path / "whole" / "eval.csv").read_text()
+    assert (resumed.eval_returns == whole.eval_returns).all()
