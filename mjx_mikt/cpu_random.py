@@ -14,7 +14,8 @@ results can differ in the last bit (a reward 2.4e-7 apart after one step), and a
 bit-identical to one made before this lowering (each is deterministic).
 
 `install()` registers the unrolled lowering for every program lowered afterwards in this process
-(JAX's private API `jax._src`: re-check on a jax upgrade; without it, nothing changes).
+(JAX's private API `jax._src`: re-check on a jax upgrade; without it, nothing changes). The entry
+points install it (mjx_mikt/patches.py: `cpu_random`); importing this module does not.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import jax
 import mujoco
 import numpy as np
 
+from mjx_mikt import patches
 from mjx_mikt.envs.base import PhysicsState
 from mjx_mikt.envs.locomotion import RESET_TRIES
 
@@ -29,9 +30,12 @@ def reset_sampler(robot: str, task, draws: int = 1) -> Callable:
     A reset is `LocomotionEnv.reset`'s draw: key -> (next key, sub), RESET_TRIES candidates sampled
     from sub in float32 as the JAX env samples them (so a seed gives its initial state); keys[:, d]
     is the chain's key after draw d. Several draws per call spread JAX's dispatch over several
-    episodes. Shared by the envs of one robot; one compile per (n, draws).
+    episodes. Shared by the envs of one robot; one compile per (n, draws). Lowered with the project's
+    Threefry lowering, as the CLI's env is (mjx_mikt/patches.py: the Gymnasium envs install it).
     """
     if (robot, draws) not in _SAMPLERS:
+        patches.install("cpu_random")
+
         def chain(key):
             def draw(key, _):
                 key, sub = jax.random.split(key)

@@ -44,7 +44,7 @@ import mujoco
 import numpy as np
 from mujoco.rendering.classic import gl_context as _gl_context
 
-from mjx_mikt import checkpoint, envs
+from mjx_mikt import checkpoint, envs, patches
 from mjx_mikt.config import Config, ConfigError, PPOConfig
 from mjx_mikt.normalization import RunningStats, normalize
 
@@ -316,6 +316,7 @@ def _error(message: str) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
+    patches.install_all()  # the programs a training run lowers, lowered alike (mjx_mikt/patches.py)
     sources = [args.run_dir is not None, args.teacher is not None, args.random is not None]
     if sum(sources) != 1:
         return _error("give exactly one of RUN_DIR, --teacher DIR, --random ROBOT")

@@ -207,10 +207,11 @@ SITTING_FLAGS = ("compile_cache",)
 
 def _main(argv: Optional[Sequence[str]]) -> int:
     args = build_parser().parse_args(argv)
-    from mjx_mikt import compiles, experiment
+    from mjx_mikt import compiles, experiment, patches
     from mjx_mikt.checkpoint import CheckpointError
     from mjx_mikt.run_videos import VIDEO_HOOKS
 
+    patches.install_all()  # before any program is lowered (mjx_mikt/patches.py)
     previous_hook, threading.excepthook = threading.excepthook, _quiet_os_errors_of_threads
     try:
         if args.resume:

@@ -34,7 +34,6 @@ import numpy as np
 import optax
 from flax import struct
 
-from mjx_mikt import cpu_random
 from mjx_mikt.agents.base import Agent, Minibatch
 from mjx_mikt.config import Config
 from mjx_mikt.envs.base import Env, State, batched
@@ -371,8 +370,10 @@ class Trainer:
 
 
 def make_train(config: Config, env: Env, agent, env_sharding: Optional[Any] = None) -> Trainer:
-    """Build the pure training functions; `make_train(...).train` is PureJaxRL's train(key)."""
-    cpu_random.install()  # Threefry unrolled on a CPU (cpu_random.py)
+    """Build the pure training functions; `make_train(...).train` is PureJaxRL's train(key).
+
+    Installs nothing: the entry points install the project's patches (mjx_mikt/patches.py) first.
+    """
     if agent.observation_size != env.observation_size or agent.action_size != env.action_size:
         raise ValueError(
             f"agent is for obs {agent.observation_size} / action {agent.action_size} but env "

@@ -22,6 +22,10 @@ jax.config.update("jax_compilation_cache_dir", str(REPO / ".jax_cache"))
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(REPO / ".jax_cache"))  # for subprocesses
 
+from mjx_mikt import patches  # noqa: E402
+
+patches.install_all()  # the tests lower programs as the entry points do (mjx_mikt/patches.py)
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long MJX compiles; run with -m slow")

@@ -1,7 +1,8 @@
 """MJX on a CPU: Cholesky and triangular solves without jaxlib's LAPACK kernels (envs/cpu_linalg.py).
 
 The LAPACK kernels deadlock XLA's 2-thread CPU pool when two large batched calls run at once
-(docs/mjx-cpu-hang.md); the replacement must give the same numbers and must not call LAPACK.
+(docs/mjx-cpu-hang.md); the replacement must give the same numbers and must not call LAPACK. That
+MjxPhysics and the entry points install it is in test_patches.py.
 """
 
 import subprocess
@@ -43,23 +44,13 @@ def test_installed_lowerings_call_no_lapack_and_solve_the_same_system():
     def solve(a, b):
         return jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(a), b)
 
-    if not cpu_linalg._installed:  # an MJX env made earlier in this process installs them
-        assert "lapack" in jax.jit(solve).lower(a, b).as_text()  # what jax does on a CPU by default
-    cpu_linalg.install()
+    cpu_linalg.install()  # tests/conftest.py did (JAX's own lowering calls LAPACK: test_patches.py)
     program = jax.jit(lambda a, b: solve(a, b) + 0.0)  # a new function: lowered afresh
     text = program.lower(a, b).as_text()
     assert "lapack" not in text and "custom_call" not in text
     np.testing.assert_allclose(np.asarray(program(a, b)), np.linalg.solve(a, b), rtol=2e-4, atol=2e-5)
     complex_a = jnp.asarray(a, jnp.complex64)  # complex keeps LAPACK (not written by hand)
     assert "lapack" in jax.jit(lambda m: jnp.linalg.cholesky(m) * 1.0).lower(complex_a).as_text()
-
-
-def test_mjx_physics_on_cpu_installs_the_lowerings(monkeypatch):
-    from mjx_mikt import envs
-
-    monkeypatch.setattr(cpu_linalg, "_installed", False)  # as in a fresh process (install re-registers)
-    envs.make("CentipedeFour", backend="mjx")
-    assert cpu_linalg._installed
 
 
 def test_two_large_batched_cholesky_calls_at_once_finish_with_the_fix():

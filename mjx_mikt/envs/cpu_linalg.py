@@ -9,7 +9,8 @@ matrix and the Newton solver's Hessian this way, so vmapped MJX training on a 2-
 right after its compile. `tools/probes/cpu_cholesky_hang.py` reproduces it in seconds without MJX.
 
 `install()` replaces the two primitives' CPU lowerings (real dtypes only; complex keeps LAPACK)
-for every program lowered afterwards in this process:
+for every program lowered afterwards in this process (installed by the entry points and by
+`MjxPhysics` on a CPU: mjx_mikt/patches.py, `cpu_linalg`):
 - Cholesky: the column (left-looking) algorithm written in JAX, one batched matrix-vector
   product per column (n steps, unrolled for n <= 64), so it is plain XLA code;
 - triangular solve: XLA's own `TriangularSolve` op, the lowering JAX uses on accelerators.
@@ -20,7 +21,7 @@ Numerics: the same factor to rounding (the tests compare it with numpy); a matri
 positive definite gives an all-NaN factor, as the LAPACK lowering does.
 
 Registering a lowering is JAX's private API (`jax._src`): re-check on every jax upgrade
-(`tests/test_cpu_linalg.py` fails if the lowered program still calls LAPACK).
+(`tests/test_cpu_linalg.py` and `tests/test_patches.py` fail if a lowered program still calls LAPACK).
 """
 
 from __future__ import annotations

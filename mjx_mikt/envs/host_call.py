@@ -17,6 +17,8 @@ results are unused, and it has no derivative.
 Written by hand because no maintained library offers it; it uses private JAX names. Where
 they are missing (another JAX version) or the platform is not the CPU, it falls back to
 `jax.pure_callback`, which computes the same results more slowly (`FAST_PATH` says which).
+The primitive is registered with JAX on the first `host_call` (`register()`), never on import
+(mjx_mikt/patches.py lists it beside the project's patches).
 """
 
 from __future__ import annotations
@@ -45,7 +47,19 @@ def _pure_callback(*args, fn, out_avals):
                              vmap_method="broadcast_all")
 
 
-if FAST_PATH:
+_PRIMITIVE = None  # made by register(), on the first host_call
+
+
+def register():
+    """The `host_call` primitive, made and registered with JAX on the first call (idempotent): its CPU
+    lowering, the pure_callback lowering elsewhere, its batching rule. None without the fast path.
+
+    Registering adds a primitive and changes no other program's lowering; it is lazy so that importing
+    this module registers nothing (mjx_mikt/patches.py lists it with the project's patches).
+    """
+    global _PRIMITIVE
+    if _PRIMITIVE is not None or not FAST_PATH:
+        return _PRIMITIVE
     host_call_p = _core.Primitive("mjx_mikt_host_call")
     host_call_p.multiple_results = True
     host_call_p.def_impl(lambda *args, **params: _dispatch.apply_primitive(host_call_p, *args, **params))
@@ -73,6 +87,8 @@ if FAST_PATH:
     # elsewhere (a GPU with --backend mujoco) pure_callback's own lowering moves the data
     _mlir.register_lowering(host_call_p, _mlir.lower_fun(_pure_callback, multiple_results=True), cacheable=False)
     _batching.primitive_batchers[host_call_p] = _batch_rule
+    _PRIMITIVE = host_call_p
+    return host_call_p
 
 
 def host_call(fn: Callable[..., Tuple[np.ndarray, ...]], result_shape_dtypes: Sequence[jax.ShapeDtypeStruct],
@@ -86,4 +102,4 @@ def host_call(fn: Callable[..., Tuple[np.ndarray, ...]], result_shape_dtypes: Se
     if not FAST_PATH:
         return tuple(_pure_callback(*args, fn=fn, out_avals=tuple(result_shape_dtypes)))
     out_avals = tuple(_core.ShapedArray(s.shape, s.dtype) for s in result_shape_dtypes)
-    return tuple(host_call_p.bind(*args, fn=fn, out_avals=out_avals))
+    return tuple(register().bind(*args, fn=fn, out_avals=out_avals))

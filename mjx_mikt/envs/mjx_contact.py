@@ -10,7 +10,8 @@ MuJoCo's, and a sliding foot gets different friction forces (max |Δqacc| 6.5 on
 With the collider below the two engines agree to 7e-12 over a 300-substep rollout in float64.
 
 `install()` registers it in MJX's collision table (a private table: re-check on every
-mujoco-mjx upgrade; `tests/test_envs.py` compares the two engines under contact).
+mujoco-mjx upgrade; `tests/test_envs.py` compares the two engines under contact). `MjxPhysics`
+installs it when it is built (mjx_mikt/patches.py: `mjx_contact`); importing this module does not.
 """
 
 from __future__ import annotations
@@ -40,11 +41,12 @@ def plane_capsule_c_frame(plane, cap):
     return jax.tree_util.tree_map(lambda *x: jnp.concatenate(x), *out)
 
 
-def install() -> None:
-    """Use the C-frame plane-capsule collider in every MJX model traced from now on (idempotent)."""
+def install() -> bool:
+    """Use the C-frame plane-capsule collider in every MJX model traced from now on (idempotent); True."""
     from mujoco.mjx._src import collision_driver, collision_primitive
     from mujoco.mjx._src.types import GeomType
 
     # collider(ncon=2) is how MJX wraps its own plane_capsule (batching over geom pairs, 2 contacts)
     collision_driver._COLLISION_FUNC[(GeomType.PLANE, GeomType.CAPSULE)] = (
         collision_primitive.collider(ncon=2)(plane_capsule_c_frame))
+    return True

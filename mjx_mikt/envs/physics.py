@@ -43,9 +43,10 @@ import mujoco
 import numpy as np
 from mujoco import batch as mj_batch
 
+from mjx_mikt import patches
 from mjx_mikt.config import ConfigError
 from mjx_mikt.envs.base import PhysicsState
-from mjx_mikt.envs.force_sensor import with_force_sensor
+from mjx_mikt.envs.force_sensor import mjx_cfrc_ext, with_force_sensor
 from mjx_mikt.envs.host_call import host_call
 
 # Each step starts every simulation's clock here. MuJoCo resets a simulation it finds unstable
@@ -186,10 +187,11 @@ class MjxPhysics:
 
     def __init__(self, xml: str, n_substeps: int, **options):
         mjx = import_mjx()
-        from mjx_mikt.envs import cpu_linalg, mjx_contact, mjx_rk4
+        from mjx_mikt.envs import mjx_rk4
 
-        cpu_linalg.install_if_cpu()  # jaxlib's batched LAPACK Cholesky deadlocks XLA's CPU pool (cpu_linalg.py)
-        mjx_contact.install()  # native MuJoCo's contact frame for capsules on the floor (see mjx_contact.py)
+        # the fixes MJX needs (mjx_mikt/patches.py), before any of its programs is lowered: on a CPU no
+        # LAPACK Cholesky (it deadlocks XLA's pool), and native MuJoCo's contact frame for capsules
+        patches.install("cpu_linalg", "mjx_contact")
         self._mjx = mjx
         model = mujoco.MjModel.from_xml_string(xml)
         for key, value in options.items():
@@ -216,7 +218,7 @@ class MjxPhysics:
         mjx = self._mjx
         d = mjx.forward(self.mjx_model, d)
         d = mjx.rne_postconstraint(self.mjx_model, d)
-        return d, d.xpos, d._impl.cfrc_ext
+        return d, d.xpos, mjx_cfrc_ext(d)
 
     def init(self, qpos, qvel, active=None) -> PhysicsState:
         del active  # vmapped JAX computes every row anyway

@@ -13,7 +13,6 @@ from typing import Callable, Dict, Tuple, Union
 import jax
 
 import centipede_models
-from mjx_mikt import cpu_random
 from mjx_mikt.config import ConfigError
 from mjx_mikt.envs import mjcf, tasks
 from mjx_mikt.envs.locomotion import LocomotionEnv
@@ -96,7 +95,6 @@ def make(name: str, backend: str = "auto", episode_length: int = 1000, **physics
     `max_worlds` / `contacts_per_world` (mjx-warp: contact capacity of one vmapped call, see
     envs/warp_physics.py).
     """
-    cpu_random.install()  # before any program of this env is lowered (cpu_random.py)
     identity, xml, n_substeps, task_factory = _robot(name)
     backend = resolve_backend(backend)
     try:

@@ -15,7 +15,7 @@ MuJoCo. It keeps `MjxPhysics`' interface and conventions (physics.py's docstring
   forward per control step. cfrc_ext is computed because the model carries
   `with_force_sensor`'s accelerometer (`mjx.rne_postconstraint` also rejects Warp data).
 - MuJoCo Warp has MJX-JAX 3.17's 60-degree contact-frame rule, which `mjx_contact.install()` does
-  not reach: `install_c_frame()` patches it to native MuJoCo's rule.
+  not reach: `install_c_frame()` patches it to native MuJoCo's rule (mjx_mikt/patches.py: `warp_c_frame`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from mujoco.mjx.third_party.mujoco_warp._src.math import normalize_with_norm
 from mujoco.mjx.third_party.mujoco_warp._src.types import OverflowType
 
 from mjx_mikt.envs.base import PhysicsState
-from mjx_mikt.envs.force_sensor import with_force_sensor
+from mjx_mikt.envs.force_sensor import mjx_cfrc_ext, with_force_sensor
 
 # capacity overflows (not the solver's iteration-limit bits, which 4 iterations set routinely)
 CAPACITY_OVERFLOW = int(OverflowType.NEFC | OverflowType.NJMAX_NNZ | OverflowType.BROADPHASE
@@ -136,13 +136,13 @@ class WarpPhysics:
         del active  # vmapped: every row is computed anyway
         m, dtype = self.model, qpos.dtype
         d = mjx.forward(self.mjx_model, self._data(qpos, qvel, jnp.zeros(m.nv), jnp.zeros(m.nu)))
-        return PhysicsState(qpos, qvel, jnp.zeros_like(qvel), d.xpos.astype(dtype), d._impl.cfrc_ext.astype(dtype))
+        return PhysicsState(qpos, qvel, jnp.zeros_like(qvel), d.xpos.astype(dtype), mjx_cfrc_ext(d).astype(dtype))
 
     def step(self, state: PhysicsState, ctrl) -> PhysicsState:
         m, dtype = self.mjx_model, state.qpos.dtype
         d = self._data(state.qpos, state.qvel, state.qacc_warmstart, ctrl)
         d = jax.lax.fori_loop(0, self.n_substeps - 1, lambda _, d: mjx.step(m, d), d)
-        cfrc_ext = mjx.forward(m, d)._impl.cfrc_ext  # the last substep's forward, before integration
+        cfrc_ext = mjx_cfrc_ext(mjx.forward(m, d))  # the last substep's forward, before integration
         d = mjx.step(m, d)  # forward again (same result) + Warp's RK4
         xpos = mjx.kinematics(m, d).xpos
         overflow = (d._impl.overflow & CAPACITY_OVERFLOW) != 0

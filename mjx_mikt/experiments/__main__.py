@@ -25,6 +25,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
+from mjx_mikt import patches
 from mjx_mikt.config import METHODS, PRESETS, ConfigError
 from mjx_mikt.experiments import grid, registry, slurm
 from mjx_mikt.experiments.kind import Groups, protocol_from  # noqa: F401  (protocol_from: the figures' protocol)
@@ -124,6 +125,7 @@ def list_experiments(out=None) -> None:
 
 def main(argv: Optional[Sequence[str]] = None, runner=grid.run_subprocess) -> int:
     args = build_parser().parse_args(argv)
+    patches.install_all()  # as every entry point (mjx_mikt/patches.py); each cell's mjx_mikt.run installs them too
     try:
         if args.list:
             list_experiments()
