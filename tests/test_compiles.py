@@ -76,6 +76,29 @@ def test_compile_cache_flags(tmp_path, monkeypatch):
     assert compiles.default_cache_folder() == tmp_path / "env"
 
 
+def test_a_resumed_run_compiles_the_very_programs_of_the_fresh_run(tmp_path, monkeypatch):
+    """The same XLA text, so the compile cache's key: a checkpoint's restored (committed) arrays would
+    otherwise add sharding annotations, and a --resume would compile everything again."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_train import toy_config, toy_trainer
+
+    from mjx_mikt.loop import run_training
+
+    texts = {}
+    original = compiles.compile_program
+
+    def recording(jitted, args, program, announce="", times=None):
+        texts.setdefault(program, []).append(jitted.lower(*args).as_text())
+        return original(jitted, args, program, announce, times)
+
+    monkeypatch.setattr(compiles, "compile_program", recording)
+    config = toy_config()  # 6 updates, evaluations at 3 and 6
+    run_training(toy_trainer(config), config, tmp_path / "run", "run", stop_after_updates=4)
+    run_training(toy_trainer(config), config, tmp_path / "run", "run", resume=True)
+    for program in ("training program", "evaluation program"):
+        assert len(texts[program]) == 2 and texts[program][0] == texts[program][1], program
+
+
 SHARDED_RUN = """
 import sys, tempfile
 from pathlib import Path
