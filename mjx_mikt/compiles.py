@@ -9,7 +9,7 @@
 - `use_cache` turns on JAX's persistent compilation cache (`--compile-cache DIR`, default
   `~/.cache/mjx_mikt/jax`; `--no-compile-cache`): a program compiled once is read back by later
   runs of the same shapes (a --resume, a rerun, a grid's cells). JAX writes no program that calls
-  back into Python, i.e. none of native MuJoCo's (docs/performance.md, "The compile cache").
+  back into Python, i.e. none of native MuJoCo's (docs/performance.md, "Compiles").
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def summary(since: int = 0) -> List[Dict[str, Any]]:
     if small:
         kept.append({"program": f"{len(small)} small programs (under {SMALL_S} s each)",
                      "seconds": round(sum(r["seconds"] for r in small), 2), "count": len(small),
-                     "cache": "hit" if all(r["cache"] == "hit" for r in small) else "miss"})
+                     "cache": next((c for c in ("hit", OFF) if all(r["cache"] == c for r in small)), "miss")})
     return kept
 
 
