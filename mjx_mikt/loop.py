@@ -197,7 +197,7 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
         if all(len(x.sharding.device_set) == 1 for x in jax.tree.leaves(state)):
             # uncommitted, as a fresh run's state is: the programs are then the ones it compiled (the compile
             # cache has them); a committed array would add sharding annotations to their XLA
-            state = jax.tree.map(lambda x: jnp.asarray(np.asarray(x)), state)
+            state = jax.tree.map(lambda x: jax.device_put(np.asarray(x)), state)  # (jnp.asarray would compile)
         earlier = float(saved_meta.get("wall_time_s", previous_wall_time))
         kept_at(int(np.asarray(state.update).reshape(-1)[0]))
     else:
