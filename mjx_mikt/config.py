@@ -102,6 +102,9 @@ class MIKTConfig:
     encoder_lr_scale: float = option(1.0, "learning-rate multiplier of the encoders phi and the MI decoders q_omega "
                                           "(1: the paper's); with a wide batch's ~20x fewer SGD steps L_MI is far "
                                           "less optimised (docs/scale.md)")
+    teacher_fade: float = option(0.0, "training fraction before coupling_end over which a floor on p_s rises "
+                                      "linearly to 1 (0: off, the paper's): the teacher's share is gone when it is "
+                                      "dropped, so the drop changes nothing the student computes (docs/scale.md)")
     init_student_logit: float = option(-0.1, 'initial a in [p_s, p_t] = softmax([a, b])')
     init_teacher_logit: float = option(0.01, 'initial b in [p_s, p_t] = softmax([a, b])')
     encoder_hidden: Tuple[int, ...] = option((64, 64), 'encoder hidden sizes, comma separated')
@@ -302,5 +305,7 @@ def validate(config: Config) -> None:
         raise ConfigError(f"--teacher-seeds must be at least 1, got {run.teacher_seeds}")
     if not 0.0 <= mikt.coupling_start <= mikt.coupling_end <= 1.0:
         raise ConfigError("need 0 <= coupling_start <= coupling_end <= 1")
+    if not 0.0 <= mikt.teacher_fade <= mikt.coupling_end:
+        raise ConfigError(f"--teacher-fade must be in [0, coupling_end={mikt.coupling_end:g}], got {mikt.teacher_fade:g}")
     if run.method != "ppo" and not run.source:
         raise ConfigError(f"--method {run.method} needs --source ROBOT (the teacher's robot)")

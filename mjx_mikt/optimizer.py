@@ -12,7 +12,8 @@ Two rules for Adam's learning rate (PPOConfig):
   `approx_kl`, 0.5 mean((log pi - log pi_old)^2) over the minibatch (rsl_rl takes the Gaussians'
   closed form; both agree to second order in the policy change). It replaces the annealing.
 
-An agent may add a stage after Adam (`agent.update_scaling()`: MIKT's per-group rate multipliers).
+An agent may add a stage after Adam (`agent.update_scaling(num_updates)`: MIKT's per-group rate
+multipliers and its floor on p_s).
 """
 
 from __future__ import annotations

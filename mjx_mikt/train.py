@@ -138,7 +138,7 @@ class Trainer:
         self.switch_update = agent.teacher_until(self.num_updates)
         self.env_sharding = env_sharding  # optional NamedSharding for (num_envs, ...) leaves
         # MIKT's mixing-logit rate is a stage after Adam; left out when None (older checkpoints' state)
-        self.optimizer = make_optimizer(self.ppo, self.num_updates, agent.update_scaling())
+        self.optimizer = make_optimizer(self.ppo, self.num_updates, agent.update_scaling(self.num_updates))
 
     # ------------------------------------------------------------------ init
     def init(self, key: jax.Array, teachers: Any = None) -> TrainState:

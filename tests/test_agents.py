@@ -288,7 +288,7 @@ def test_mix_lr_scale_multiplies_only_the_mixing_logits_step():
     from mjx_mikt.train import Trainer
 
     paper = mikt_agent()
-    assert paper.update_scaling() is None and PPOAgent(11, 3, PPO).update_scaling() is None
+    assert paper.update_scaling(10) is None and PPOAgent(11, 3, PPO).update_scaling(10) is None
     params = init(paper)
     grads, _ = loss_grad(paper, batch_for(paper, params), coupling=0.5)(params, paper.teacher_params)
     steps = {}

@@ -72,8 +72,9 @@ class Agent(Protocol):
         """The coupling coefficient at training fraction `fraction` (0 for agents without one)."""
         ...
 
-    def update_scaling(self) -> Optional[optax.GradientTransformation]:
-        """A transformation applied to Adam's updates (per-parameter rates), or None (the common case:
+    def update_scaling(self, num_updates: int) -> Optional[optax.GradientTransformation]:
+        """A transformation applied to Adam's updates (per-parameter rates, constraints that may depend on
+        the step count of a run of `num_updates` updates), or None (the common case:
         left out of the optimiser, so its state keeps the plain clip+Adam structure)."""
         ...
 

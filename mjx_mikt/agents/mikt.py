@@ -74,6 +74,57 @@ def coupling_schedule(fraction, mikt: MIKTConfig) -> jax.Array:
     return mikt.c_ps * ramp
 
 
+P_S_FLOOR_MAX = 1.0 - 1e-6  # the floor at the drop: a teacher share of 1e-6 (the logits stay finite)
+
+
+def share_floor(update, num_updates: int, mikt: MIKTConfig) -> jax.Array:
+    """The floor on p_s during update `update` (0-based, traced or not): 0 until coupling_end - teacher_fade,
+    linear to P_S_FLOOR_MAX at the last update that reads the teacher (update + 1 = ceil(coupling_end N))."""
+    start = mikt.coupling_end - mikt.teacher_fade
+    fraction = (jnp.asarray(update, jnp.float32) + 1.0) / num_updates  # the training done after this update
+    return P_S_FLOOR_MAX * jnp.clip((fraction - start) / mikt.teacher_fade, 0.0, 1.0)
+
+
+def raise_student_share(logits: jax.Array, floor) -> jax.Array:
+    """Mixing logits [a, b_1..b_k] -> the same with every b_t lowered by the least common shift that gives
+    p_s = softmax(logits)[0] >= floor; unchanged where p_s already is (or floor is 0).
+
+    p_s >= f  <=>  sum_t exp(b_t - a) <= (1 - f) / f, so the shift is min(0, log((1-f)/f) - logsumexp(b - a)).
+    """
+    floor = jnp.clip(floor, 1e-6, P_S_FLOOR_MAX)
+    excess = jax.nn.logsumexp(logits[1:] - logits[0])
+    shift = jnp.minimum(0.0, jnp.log1p(-floor) - jnp.log(floor) - excess)
+    return logits.at[1:].add(shift)
+
+
+def student_share_floor(mikt: MIKTConfig, num_updates: int, steps_per_update: int) -> optax.GradientTransformation:
+    """The last optimiser stage of `--teacher-fade`: changes the mixing logits' updates so that every layer's
+    p_s ends the step at or above `share_floor` (a projection; other parameters pass through). The floor
+    reaches ~1 on the last update with the teacher, so dropping it changes the student's outputs by ~1e-6.
+    Its state is the step count (minibatch steps; steps_per_update = epochs x minibatches per update)."""
+
+    def init(params):
+        del params
+        return optax.ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
+
+    def update(updates, state, params):
+        floor = share_floor(state.count // steps_per_update, num_updates, mikt)
+        mask = mixing_logits_mask(params)
+
+        def project(is_logits, update_, param):
+            if not is_logits:
+                return update_
+            moved = param + update_
+            raised = raise_student_share(moved, floor)
+            # where the floor does not bind, Adam's step exactly (not its round trip through param + update)
+            return jnp.where(jnp.all(raised == moved), update_, raised - param)
+
+        updates = jax.tree.map(project, mask, updates, params)
+        return updates, optax.ScaleByScheduleState(count=optax.safe_increment(state.count))
+
+    return optax.GradientTransformation(init, update)
+
+
 def teacher_constants(spec: TeacherSpec, num_layers: int, mixing: str, hidden: Tuple[int, ...]):
     """The parts of a teacher MIKT reads: its towers' hidden layers (heads dropped), as arrays."""
     out = {}
@@ -234,11 +285,15 @@ class MIKTAgent:
     def coupling(self, fraction) -> jax.Array:
         return coupling_schedule(fraction, self.mikt)
 
-    def update_scaling(self):
+    def update_scaling(self, num_updates: int):
         """The mixing logits' updates times mikt.mix_lr_scale and the encoders' and MI decoders' times
-        mikt.encoder_lr_scale; a stage only for a multiplier other than 1 (None when both are 1, the paper's)."""
+        mikt.encoder_lr_scale (a stage only for a multiplier other than 1), then the floor on p_s
+        (`student_share_floor`, only for mikt.teacher_fade > 0); None when neither is asked (the paper's)."""
         stages = [optax.masked(optax.scale(scale), mask) for scale, mask in (
             (self.mikt.mix_lr_scale, mixing_logits_mask), (self.mikt.encoder_lr_scale, encoder_mask)) if scale != 1.0]
+        if self.mikt.teacher_fade > 0:
+            steps_per_update = self.ppo.update_epochs * self.ppo.num_minibatches
+            stages.append(student_share_floor(self.mikt, num_updates, steps_per_update))
         if not stages:
             return None
         return stages[0] if len(stages) == 1 else optax.chain(*stages)

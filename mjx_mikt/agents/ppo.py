@@ -76,7 +76,8 @@ class PPOAgent:
         del fraction
         return jnp.zeros((), jnp.float32)
 
-    def update_scaling(self):
+    def update_scaling(self, num_updates: int):
+        del num_updates
         return None
 
     def diagnostics(self, params: Params) -> Metrics:
