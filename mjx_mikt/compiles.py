@@ -128,6 +128,19 @@ def compile_program(jitted, args: tuple, program: str, announce: str = "", times
             times.seconds["compiling"] += time.perf_counter() - t0
 
 
+def compile_once(programs: Dict, make_jitted, args: tuple, program: str, announce: str = "", times=None, key=()):
+    """`compile_program(make_jitted(), args, ...)` unless `programs` (a dict its owner keeps, e.g. a
+    Trainer's) already holds the same program for arguments of the same shapes and dtypes: a second run
+    with the same trainer (a resume in the same process, the tests' runs) compiles nothing again.
+    `key` adds what else the program depends on (a chunk length, a phase)."""
+    leaves, tree = jax.tree.flatten(args)
+    signature = (program, key, tree, tuple((tuple(getattr(x, "shape", ())), str(getattr(x, "dtype", type(x))))
+                                           for x in leaves))
+    if signature not in programs:
+        programs[signature] = compile_program(make_jitted(), args, program, announce, times)
+    return programs[signature]
+
+
 class Program:
     """A program compiled ahead of time. Called with arguments sharded otherwise than those it was compiled
     for (with several devices XLA may shard a program's outputs, the next chunk's state, otherwise than

@@ -201,8 +201,8 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
         earlier = float(saved_meta.get("wall_time_s", previous_wall_time))
         kept_at(int(np.asarray(state.update).reshape(-1)[0]))
     else:
-        state = compiles.compile_program(init, (keys, teachers), "initial state",
-                                         compiles.announcement("initial state", config), times)(keys, teachers)
+        state = compiles.compile_once(trainer.programs, lambda: init, (keys, teachers), "initial state",
+                                      compiles.announcement("initial state", config), times)(keys, teachers)
         # update 0 is a checkpoint too: a run stopped (or diverged) before its first one can resume
         save(0, state)
     update = int(np.asarray(state.update).reshape(-1)[0])
@@ -213,34 +213,33 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
         config_file = run_dir / "config.json"
         logger.text("config", config_file.read_text() if config_file.is_file() else config.to_json())
     chunk = updates_per_chunk(config)
-    compiled: Dict[bool, Callable] = {}
 
     def program(use_teacher: bool, state, n: int):
         """The phase's one chunk program, compiled at its first use: fn(state, count) runs `count` <= chunk
         updates."""
-        if use_teacher not in compiled:
+        def make():
             fn = lambda state, count: trainer.run(state, chunk, use_teacher, count=count)
-            jitted = jax.jit(batched(fn, SEED_AXIS, in_axes=(0, None)), compiler_options=compiler_options(run.num_seeds))
-            name = "training program (with the teacher)" if use_teacher else "training program"
-            compiled[use_teacher] = compiles.compile_program(jitted, (state, np.int32(n)), name,
-                                                             compiles.announcement(name, config), times)
-        return compiled[use_teacher]
+            return jax.jit(batched(fn, SEED_AXIS, in_axes=(0, None)), compiler_options=compiler_options(run.num_seeds))
 
-    evaluate = {}
+        name = "training program (with the teacher)" if use_teacher else "training program"
+        return compiles.compile_once(trainer.programs, make, (state, np.int32(n)), name,
+                                     compiles.announcement(name, config), times, key=(chunk, run.num_seeds))
 
     def run_eval(state, update):
         use_teacher = trainer.use_teacher_at(update)
         eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, update))(keys)
         args = (state.params, state.obs_stats, eval_keys, state.teachers)
-        if use_teacher not in evaluate:
+
+        def make():
             fn = lambda params, obs_stats, key, teachers: trainer.evaluate(
                 params, obs_stats, key, use_teacher=use_teacher, teachers=teachers)
-            jitted = jax.jit(batched(fn, SEED_AXIS), compiler_options=compiler_options(run.num_seeds))
-            name = "evaluation program (with the teacher)" if use_teacher else "evaluation program"
-            evaluate[use_teacher] = compiles.compile_program(jitted, args, name, compiles.announcement(name, config),
-                                                             times)
+            return jax.jit(batched(fn, SEED_AXIS), compiler_options=compiler_options(run.num_seeds))
+
+        name = "evaluation program (with the teacher)" if use_teacher else "evaluation program"
+        evaluate = compiles.compile_once(trainer.programs, make, args, name, compiles.announcement(name, config),
+                                         times, key=(run.num_seeds,))
         with times.timing("evaluation"):
-            result = jax.device_get(evaluate[use_teacher](*args))
+            result = jax.device_get(evaluate(*args))
         logger.evaluation(update, update * batch, result["return"], result["length"])
         if hooks.after_evaluation is not None:
             with times.timing("videos"):
