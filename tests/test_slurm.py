@@ -56,6 +56,22 @@ def test_dry_run_prints_every_job_with_its_dependency_without_slurm(tmp_path, mo
     assert not out.exists()  # nothing written
 
 
+def test_dry_run_of_a_finished_grid_says_nothing_is_left_and_how_to_report(tmp_path, monkeypatch, capsys):
+    from mjx_mikt.experiments import grid
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    argv = ["run", "fig3", "--pairs", "Four:Six", "--methods", "ppo,mikt", "--launcher", "slurm", "--dry-run",
+            "--out", str(tmp_path / "out")]
+    assert experiments.main(argv) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "dry run: 3 job(s) would be submitted; 0 cell(s) done, 0 already in the queue"
+    monkeypatch.setattr(grid, "status", lambda cell, protocol: "done")
+    assert experiments.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sum("done: not submitted" in line for line in lines) == 3 and "sbatch" not in "".join(lines)
+    assert lines[-2:] == ["dry run: 0 job(s) would be submitted; 3 cell(s) done, 0 already in the queue",
+                          "every cell is done: `report` with the same arguments writes the report"]
+
+
 def test_a_cell_with_several_teachers_waits_for_each_teachers_job(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))
     assert experiments.main(["run", "multi", "--launcher", "slurm", "--dry-run", "--out", str(tmp_path / "o")]) == 0
@@ -190,13 +206,13 @@ def _metrics(path: Path) -> list:
 def grids(cluster, tmp_path_factory):
     """Three grids through the CLI, all in the queue at once: "failing" (a teacher with a bad flag and
     its student), "preempted" (PPO on CentipedeSix alone, sent SIGTERM once it has a checkpoint) and
-    "main" (Four:Six and Six:Four, ppo + mikt: two teachers, two students); waits for all to end."""
+    "main" (Four:Six, ppo + mikt: the teacher, the baseline and the student); waits for all to end."""
     root = tmp_path_factory.mktemp("grids")
     env = dict(cluster, JAX_PLATFORMS="cpu")
     common = ["--launcher", "slurm", "--cpus-per-cell", "1"] + PROTOCOL
     argv = {"failing": ["fig3", "--pairs", "Four:Six", "--methods", "mikt", "--run-arg=--no-such-flag"],
             "preempted": ["fig3", "--pairs", "Four:Six", "--methods", "ppo"],
-            "main": ["fig3", "--pairs", "Four:Six,Six:Four", "--methods", "ppo,mikt"]}
+            "main": ["fig3", "--pairs", "Four:Six", "--methods", "ppo,mikt"]}
     argv = {name: a + ["--out", str(root / name)] + common for name, a in argv.items()}
     printed = {name: _cli(env, "run", *a) for name, a in argv.items()}
     printed["main again"] = _cli(env, "run", *argv["main"])  # everything still queued or running
@@ -230,15 +246,14 @@ def test_teachers_run_before_their_students_and_the_report_follows(grids, record
     root, argv, printed, env = grids
     out = root / "main"
     jobs = json.loads((out / "slurm" / "jobs.json").read_text())["cells"]
-    assert list(jobs) == ["CentipedeFour_ppo", "CentipedeSix_ppo", "Four-Six_mikt", "Six-Four_mikt"]
-    for student, teacher in (("Four-Six_mikt", "CentipedeFour_ppo"), ("Six-Four_mikt", "CentipedeSix_ppo")):
-        assert jobs[student]["after_jobs"] == [jobs[teacher]["job_id"]]
-        assert _outcome(out, teacher)["ended"] <= _outcome(out, student)["started"]
+    assert list(jobs) == ["CentipedeFour_ppo", "CentipedeSix_ppo", "Four-Six_mikt"]
+    assert jobs["Four-Six_mikt"]["after_jobs"] == [jobs["CentipedeFour_ppo"]["job_id"]]  # its teacher, not Six's
+    assert _outcome(out, "CentipedeFour_ppo")["ended"] <= _outcome(out, "Four-Six_mikt")["started"]
     for name in jobs:
         assert _outcome(out, name)["line"] == "completed"
         assert "starting: " in (out / "slurm" / f"{name}.log").read_text()  # the cell's log
     status = printed["status main"].splitlines()
-    assert len(status) == 4 and all(" done     64 updates" in s and "| slurm: job" in s and s.endswith("completed")
+    assert len(status) == 3 and all(" done     64 updates" in s and "| slurm: job" in s and s.endswith("completed")
                                     for s in status)
     assert _cli(env, "report", *argv["main"]).startswith("report: ")
     assert (out / "fig3" / "report.md").is_file()
@@ -250,9 +265,9 @@ def test_teachers_run_before_their_students_and_the_report_follows(grids, record
 @needs_slurm
 def test_running_the_command_again_submits_only_what_is_neither_done_nor_queued(grids):
     root, argv, printed, env = grids
-    assert printed["main again"].count("already in the queue: job") == 4
+    assert printed["main again"].count("already in the queue: job") == 3
     assert "0 job(s) submitted" in printed["main again"]
-    assert printed["main done"].count("done: not submitted") == 4
+    assert printed["main done"].count("done: not submitted") == 3
 
 
 @needs_slurm

@@ -159,7 +159,7 @@ def submit(groups: Dict[str, Tuple[grid.Protocol, List[grid.Cell]]], options: Op
         raise ConfigError("--launcher slurm needs sbatch on this machine (a Slurm login node); "
                           "--dry-run prints the jobs without it")
     jobs = queue() or {}
-    submitted = 0
+    submitted, done, queued, would = 0, 0, 0, 0
     for label, (protocol, cells) in groups.items():
         prefix = f"{label}: " * bool(label)
         record = load_record(protocol)
@@ -170,11 +170,13 @@ def submit(groups: Dict[str, Tuple[grid.Protocol, List[grid.Cell]]], options: Op
             known = record["cells"].get(name, {}).get("job_id")
             if grid.status(cell, protocol) == "done":
                 print(f"{prefix}{cell.label:<28} done: not submitted", file=out)
+                done += 1
                 continue
             if known in jobs:
                 ids[cell] = known
                 print(f"{prefix}{cell.label:<28} already in the queue: job {known} {in_words(*jobs[known])}",
                       file=out)
+                queued += 1
                 continue
             waits_for = [t for t in teachers_of(cell, cells) if t in ids]  # teachers done before: no wait
             after = [ids[t] for t in waits_for]
@@ -184,6 +186,7 @@ def submit(groups: Dict[str, Tuple[grid.Protocol, List[grid.Cell]]], options: Op
                 ids[cell] = "$job_" + re.sub(r"\W", "_", name)
                 dependency = f" --dependency=afterok:{':'.join(after)}" if after else ""
                 print(f"#### {path}\n{text}{ids[cell][1:]}=$(sbatch --parsable{dependency} {path})\n", file=out)
+                would += 1
                 continue
             folder(protocol).mkdir(parents=True, exist_ok=True)
             write_atomic(path, text)
@@ -197,8 +200,13 @@ def submit(groups: Dict[str, Tuple[grid.Protocol, List[grid.Cell]]], options: Op
             print(f"{prefix}{cell.label:<28} submitted: job {ids[cell]}"
                   + "".join(f" after job {ids[t]} ({t.label})" for t in waits_for)
                   + f", log {folder(protocol) / (name + '.log')}", file=out, flush=True)
-    if not dry_run:
+    if dry_run:
+        print(f"dry run: {would} job(s) would be submitted; {done} cell(s) done, {queued} already in the queue",
+              file=out)
+    else:
         print(f"{submitted} job(s) submitted; `status` shows where they stand", file=out)
+    if done and not (would or submitted or queued):
+        print("every cell is done: `report` with the same arguments writes the report", file=out)
     return 0
 
 
