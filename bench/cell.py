@@ -27,7 +27,7 @@ from bench.training import TEACHER_ROBOT, random_teacher
 from mjx_mikt import agents, envs, teachers as teachers_lib
 from mjx_mikt.config import PRESETS, Config, RunConfig, preset_mikt
 from mjx_mikt.envs.base import SEED_AXIS, batched
-from mjx_mikt.loop import compiler_options
+from mjx_mikt.compiles import compiler_options
 from mjx_mikt.train import make_train
 
 

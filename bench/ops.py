@@ -40,7 +40,7 @@ import jax.numpy as jnp
 from jax.extend import core as jax_core
 
 from bench.cell import build_cell, cell_arguments
-from mjx_mikt.loop import compiler_options
+from mjx_mikt.compiles import compiler_options
 
 XLA_THREADS = "tf_XLAEigen"  # trace lines of XLA:CPU's intra-op threads: where the kernels run
 WAIT_EVENT = "ThunkExecutor::Execute (wait for completion)"  # the caller's wait: one program's wall time

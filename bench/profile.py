@@ -30,7 +30,7 @@ import jax.numpy as jnp
 
 from bench.cell import build_cell, cell_arguments
 from mjx_mikt.envs.base import SEED_AXIS, batched
-from mjx_mikt.loop import compiler_options
+from mjx_mikt.compiles import compiler_options
 
 LEARN_METHODS = ("ppo", "mlpp", "mikt-no-mi", "mikt-no-kl", "mikt")
 

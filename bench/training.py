@@ -17,7 +17,7 @@ import numpy as np
 
 from mjx_mikt import agents, envs
 from mjx_mikt.config import PRESETS, Config, RunConfig, preset_mikt
-from mjx_mikt.loop import compiler_options
+from mjx_mikt.compiles import compiler_options
 from mjx_mikt.train import make_train
 
 TEACHER_ROBOT = "CentipedeFour"

@@ -6,6 +6,7 @@
   state) ahead of time in a worker thread (`signals.in_thread`), so that a signal is answered during
   a compile, after announcing an MJX compile, which takes tens of seconds on a CPU and a minute or
   more on a GPU.
+- `compiler_options`: the XLA options of every training program (the project's, and bench's).
 - `use_cache` turns on JAX's persistent compilation cache (`--compile-cache DIR`, default
   `~/.cache/mjx_mikt/jax`; `--no-compile-cache`): a program compiled once is read back by later
   runs of the same shapes (a --resume, a rerun, a grid's cells). JAX writes no program that calls
@@ -86,6 +87,35 @@ def describe(compiles: List[Dict[str, Any]]) -> str:
     count = sum(r.get("count", 1) for r in compiles)
     hits = sum(r.get("count", 1) for r in compiles if r.get("cache") == "hit")
     return f"{count} program{'s' if count != 1 else ''}" + (f", {hits} from the compile cache" if hits else "")
+
+
+def compiler_options(num_seeds: int) -> Dict[str, str]:
+    """XLA options for a training program that vmaps `num_seeds` seeds (for `jax.jit(compiler_options=)`).
+
+    On a CPU (measured in bench/results/cpu-compiler-options-2026-12-05.md):
+    - XLA's tree-reduction rewrite is off. It splits every sum over more than 32
+      elements (a bias gradient over a 64-sample minibatch, a loss mean) into a
+      reduce-window kernel and a reduce for pairwise accuracy; MIKT's minibatch
+      step ran 57 extra kernels for it. Without it MIKT's learning phase at
+      64 x 32 (CentipedeEight, one seed) took 0.213 s per update against 0.25 s,
+      and 0.836 s against 0.88-0.93 s at 8 x 256 with five seeds; PPO's fell 4-6%.
+      The sums are then taken in order: a float32 sum of n terms can gather up
+      to about n x 6e-8 relative error instead of log2(n) x 6e-8; the sums here
+      run over a minibatch, a batch of envs or at most one update's samples.
+    - With one seed, XLA's YNNPACK fusions are off too: a minibatch of 64 samples
+      makes every matmul small, and YNNPACK's per-call cost then outweighs its
+      kernels (MIKT 0.446 against 0.547 s per update, means of five interleaved
+      medians, bench/results/ynn-fusion-cpu-2026-12-01.md). With five seeds the
+      matmuls are five times larger and YNNPACK is faster, so it stays on there.
+    Float results differ from XLA's defaults in the last bits; each setting is
+    deterministic. Other backends keep XLA's defaults.
+    """
+    if jax.default_backend() != "cpu":
+        return {}
+    options = {"xla_disable_hlo_passes": "tree_reduction_rewriter"}
+    if num_seeds == 1:
+        options["xla_cpu_experimental_ynn_fusion_type"] = ""
+    return options
 
 
 # ------------------------------------------------------------------ compiling a run's programs
