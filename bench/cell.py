@@ -62,11 +62,11 @@ def build_cell(robot: str, method: str, num_envs: int, rollout_length: int, num_
                     teacher_seeds=num_seeds, total_timesteps=100 * ppo.batch_size)
     config = Config(run=run, ppo=ppo, mikt=preset_mikt(preset))
     env = envs.make(robot, backend=backend)
-    specs = [[random_teacher(config, seed=s) for s in range(num_seeds)]] if source else []
-    agent = agents.make_agent(method, env.observation_size, env.action_size, ppo, config.mikt,
-                              [s[0] for s in specs])
+    teacher_set = teachers_lib.TeacherSet(((tuple(random_teacher(config, seed=s) for s in range(num_seeds)),)
+                                           if source else ()))
+    agent = agents.make_agent(method, env.observation_size, env.action_size, ppo, config.mikt, teacher_set.firsts)
     trainer = make_train(config, env, agent)
-    stacked = teachers_lib.stacked_state(agent, config, specs)
+    stacked = teacher_set.stacked(agent, config)
     keys = jnp.stack([jax.random.PRNGKey(s) for s in range(num_seeds)])
     state = jax.jit(jax.vmap(trainer.init))(keys, stacked)
     return env, trainer, state

@@ -175,14 +175,14 @@ def teacher_assignment(config: Config, records: List[dict]) -> List[dict]:
             for i, k in enumerate(teachers_lib.per_seed_index(config))]
 
 
-def check_teachers_fit(config: Config, specs) -> None:
+def check_teachers_fit(config: Config, teacher_set: teachers_lib.TeacherSet) -> None:
     """A teacher the student's agent cannot use (e.g. another layer count) is bad input: one line."""
-    if not specs:
+    if not teacher_set:
         return
     env = envs.make(config.run.target, backend="mujoco")
     try:
         agents_lib.make_agent(config.run.method, env.observation_size, env.action_size, config.ppo, config.mikt,
-                              [robot_specs[0] for robot_specs in specs])
+                              teacher_set.firsts)
     except ValueError as err:
         raise ConfigError(f"teacher does not fit the student: {err}") from None
 
@@ -210,7 +210,7 @@ def prepare_new(config: Config, committed_teachers: bool = False):
             f"no teacher for {', '.join(missing)} in {config.run.teacher_store} and --no-train-teacher was given"
         )
     if not missing:
-        check_teachers_fit(config, teachers_lib.resolve(config))  # validates teacher files now
+        check_teachers_fit(config, teachers_lib.TeacherSet.from_store(config))  # validates teacher files now
     warning = paper_comparison_warning(config)
     if warning:
         print(warning, file=sys.stderr)
@@ -366,11 +366,9 @@ def train_and_report(config: Config, run_dir: Path, resume: bool = False, label:
         else:
             path = run_dir / "teachers" / "provenance.json"
             records = json.loads(path.read_text()) if path.is_file() else []
-        specs = teachers_lib.resolve_run_copies(config, run_dir)
-    else:
-        specs = []
-    trainer = build_trainer(config, [robot_specs[0] for robot_specs in specs])
-    stacked = teachers_lib.stacked_state(trainer.agent, config, specs)
+    teacher_set = teachers_lib.TeacherSet.of_run(config, run_dir)
+    trainer = build_trainer(config, teacher_set.firsts)
+    stacked = teacher_set.stacked(trainer.agent, config)
     label = label or f"{config.run.method} {display_name(config.run.target)}"
     print(describe(config, resume) + teachers_lib.described(records), file=sys.stderr, flush=True)
     for note in teachers_lib.weak_notes(config, records):

@@ -252,9 +252,9 @@ def run_policy(run_dir: Path, seed_index: int = 0) -> Tuple[str, Policy, int]:
         raise ConfigError(f"--seed {seed_index}: run {run_dir} has seeds 0..{config.run.num_seeds - 1}")
     # Only the state's shapes are needed: the native env gives them without an MJX build.
     config = dataclasses.replace(config, run=dataclasses.replace(config.run, backend="mujoco"))
-    specs = teachers_lib.resolve_run_copies(config, run_dir)
-    trainer = experiment.build_trainer(config, [robot_specs[0] for robot_specs in specs])
-    stacked = teachers_lib.stacked_state(trainer.agent, config, specs)
+    teacher_set = teachers_lib.TeacherSet.of_run(config, run_dir)
+    trainer = experiment.build_trainer(config, teacher_set.firsts)
+    stacked = teacher_set.stacked(trainer.agent, config)
     abstract = jax.eval_shape(jax.jit(jax.vmap(trainer.init)), seed_keys(config), stacked)
     state, _ = checkpoint.restore_checkpoint(run_dir / "checkpoints", abstract)
     update = int(np.asarray(state.update).reshape(-1)[seed_index])

@@ -128,11 +128,58 @@ def chosen(config: Config, set_path: Path, robot: str) -> List[Path]:
     return members[:k]
 
 
-def resolve(config: Config) -> List[List[agents_lib.TeacherSpec]]:
-    """[source robot][k] teacher specs, k < teacher_seeds ([] for ppo); validates every file."""
-    if config.run.method == "ppo":
-        return []
-    return [[load_spec(p, r) for p in chosen(config, s, r)] for s, r in zip(source_sets(config), config.run.source)]
+@dataclasses.dataclass(frozen=True)
+class TeacherSet:
+    """The teachers of one run: `specs[r][k]` is teacher k (k < teacher_seeds) of source robot r; none for
+    PPO. Student seed i reads teacher `per_seed_index(config)[i]` of every source robot.
+
+    TeacherSet.from_store(config)     the store's (or a committed set's) teachers a new run will copy
+    TeacherSet.of_run(config, run)    the copies a run folder holds (what it trains and resumes with)
+    .firsts                           one spec per source robot: what an agent is built from (shapes)
+    .stacked(agent, config)           the agent's teacher_state per student seed, stacked (num_seeds, ...)
+    """
+
+    specs: Sequence[Sequence[agents_lib.TeacherSpec]] = ()
+
+    @classmethod
+    def from_store(cls, config: Config) -> "TeacherSet":
+        """Validates every teacher file it reads (a bad one is one line)."""
+        if config.run.method == "ppo":
+            return cls()
+        return cls(tuple(tuple(load_spec(p, r) for p in chosen(config, s, r))
+                         for s, r in zip(source_sets(config), config.run.source)))
+
+    @classmethod
+    def of_run(cls, config: Config, run_dir: Path) -> "TeacherSet":
+        if config.run.method == "ppo":
+            return cls()
+        out = []
+        for robot in config.run.source:
+            members = set_members(run_copy_path(run_dir, robot))
+            if len(members) < config.run.teacher_seeds:
+                now = envs.robot_id(robot)
+                older = [p.name for p in (Path(run_dir) / RUN_TEACHERS).glob("*") if other_version(p.name, now)]
+                if older:
+                    raise other_version_error(f"run {run_dir}'s teachers were", older[0], robot, now)
+                raise CheckpointError(f"run {run_dir} lacks its copies of the {robot} teachers "
+                                      f"({RUN_TEACHERS}/{now}/seed_*)")
+            out.append(tuple(load_spec(p, robot) for p in members[:config.run.teacher_seeds]))
+        return cls(tuple(out))
+
+    @property
+    def firsts(self) -> List[agents_lib.TeacherSpec]:
+        return [robot_specs[0] for robot_specs in self.specs]
+
+    def stacked(self, agent, config: Config):
+        """The agent's teacher_state for every student seed, stacked on a leading (num_seeds,) axis; None
+        without teachers."""
+        if not self.specs:
+            return None
+        states = [agent.teacher_state([robot_specs[k] for robot_specs in self.specs]) for k in per_seed_index(config)]
+        return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *states)
+
+    def __bool__(self) -> bool:
+        return bool(self.specs)
 
 
 def file_hash(path: Path) -> str:
@@ -159,35 +206,9 @@ def adopt(config: Config, run_dir: Path) -> List[Dict]:
     return records
 
 
-def resolve_run_copies(config: Config, run_dir: Path) -> List[List[agents_lib.TeacherSpec]]:
-    """The specs of a run's own teacher copies (used on --resume)."""
-    if config.run.method == "ppo":
-        return []
-    out = []
-    for robot in config.run.source:
-        members = set_members(run_copy_path(run_dir, robot))
-        if len(members) < config.run.teacher_seeds:
-            now = envs.robot_id(robot)
-            older = [p.name for p in (Path(run_dir) / RUN_TEACHERS).glob("*") if other_version(p.name, now)]
-            if older:
-                raise other_version_error(f"run {run_dir}'s teachers were", older[0], robot, now)
-            raise CheckpointError(f"run {run_dir} lacks its copies of the {robot} teachers "
-                                  f"({RUN_TEACHERS}/{now}/seed_*)")
-        out.append([load_spec(p, robot) for p in members[:config.run.teacher_seeds]])
-    return out
-
-
 def per_seed_index(config: Config) -> List[int]:
     """Which of the K teachers each student seed reads: seed s -> s mod K."""
     return [(config.run.seed + i) % config.run.teacher_seeds for i in range(config.run.num_seeds)]
-
-
-def stacked_state(agent, config: Config, specs: Sequence[Sequence[agents_lib.TeacherSpec]]):
-    """The agent's teacher_state for every student seed, stacked on a leading (num_seeds,) axis."""
-    if not specs:
-        return None
-    states = [agent.teacher_state([robot_specs[k] for robot_specs in specs]) for k in per_seed_index(config)]
-    return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *states)
 
 
 def register(result, trainer, config: Config, store: Optional[Path]) -> List[int]:

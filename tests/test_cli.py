@@ -197,11 +197,11 @@ def test_tiny_mikt_run_writes_mikt_metrics_and_resumes(teacher_run, tmp_path):
             "--timesteps", str(4 * 64)] + TINY
     config, _ = experiment.prepare_new(cli.config_from_args(cli.build_parser().parse_args(
         argv + ["--run-dir", str(tmp_path / "a")])))
-    specs = teachers_lib.resolve(config)
-    # one trainer for the three runs: its compiled functions are reused (a compile costs ~40 s on a slow
+    teacher_set = teachers_lib.TeacherSet.from_store(config)
+    # one trainer for the three runs: its compiled programs are reused (a compile costs ~40 s on a slow
     # CPU); a resume in a fresh process is tested by test_experiments and test_train
-    trainer = experiment.build_trainer(config, [s[0] for s in specs])
-    stacked = teachers_lib.stacked_state(trainer.agent, config, specs)
+    trainer = experiment.build_trainer(config, teacher_set.firsts)
+    stacked = teacher_set.stacked(trainer.agent, config)
 
     def run(run_dir, **kw):
         return run_training(trainer, config, run_dir, "mikt", teachers=stacked, **kw)

@@ -242,10 +242,10 @@ def test_resume_with_a_changed_source_file_names_the_hash(tmp_path):
     config = Config(run=RunConfig(target="Hopper", source=(str(robot),)))
     old = envs.robot_id(str(robot))
     _untrained_teacher(teachers.seed_folder(teachers.run_copy_path(tmp_path / "run", str(robot)), 0), old, 17, 6)
-    assert teachers.resolve_run_copies(config, tmp_path / "run")[0][0].robot == str(robot)
+    assert teachers.TeacherSet.of_run(config, tmp_path / "run").specs[0][0].robot == str(robot)
     robot.write_text(robot.read_text().replace('timestep="0.01"', 'timestep="0.005"'))
     with pytest.raises(CheckpointError, match=f"teachers were trained on another version of .*robot id {old}"):
-        teachers.resolve_run_copies(config, tmp_path / "run")
+        teachers.TeacherSet.of_run(config, tmp_path / "run")
 
 
 # ------------------------------------------------------------------ train and transfer, end to end

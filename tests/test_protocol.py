@@ -104,7 +104,7 @@ def test_two_students_in_one_program_read_two_different_teachers():
             after.params, obs, after.teachers)[0]
         return state, after, mean
 
-    stacked = teachers_lib.stacked_state(agent, config, specs)
+    stacked = teachers_lib.TeacherSet(specs).stacked(agent, config)
     before, after, mean = first_update(stacked)
     assert not np.allclose(mean[0], mean[1])  # different teachers -> different students
     # teachers are state that no update touches (zero gradient, not optimised)
@@ -115,5 +115,5 @@ def test_two_students_in_one_program_read_two_different_teachers():
                                   specs[0][1].params["policy"]["hidden_0"]["kernel"])
     # the same teacher for both seeds -> the same students
     one = dataclasses.replace(config, run=dataclasses.replace(run, teacher_seeds=1))
-    _, _, mean_same = first_update(teachers_lib.stacked_state(agent, one, specs))
+    _, _, mean_same = first_update(teachers_lib.TeacherSet(specs).stacked(agent, one))
     np.testing.assert_allclose(mean_same[0], mean_same[1], rtol=1e-6, atol=1e-6)

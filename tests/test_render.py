@@ -179,9 +179,9 @@ def test_run_policy_restores_the_seed_and_drops_the_teacher_after_training(tmp_p
         mikt=MIKTConfig(encoder_hidden=(16,), mi_hidden=(16,)),
     )
     experiment.write_config(run_dir, config)
-    specs = teachers_lib.resolve_run_copies(config, run_dir)
-    trainer = experiment.build_trainer(config, [robot_specs[0] for robot_specs in specs])
-    state = jax.jit(jax.vmap(trainer.init))(seed_keys(config), teachers_lib.stacked_state(trainer.agent, config, specs))
+    teacher_set = teachers_lib.TeacherSet.of_run(config, run_dir)
+    trainer = experiment.build_trainer(config, teacher_set.firsts)
+    state = jax.jit(jax.vmap(trainer.init))(seed_keys(config), teacher_set.stacked(trainer.agent, config))
     # a finished run: its last update is past the switch, so the final policy reads no teacher
     finished = jnp.full((2,), trainer.num_updates, jnp.int32)
     state = dataclasses.replace(state, update=finished)
