@@ -102,6 +102,8 @@ def test_cell_shape_is_envs_x_steps_or_a_one_line_error():
             parse_shape(bad)
 
 
+@pytest.mark.slow  # every robot's physics and two trainings: 184 s of the 2026-12-07 suite; the default suite keeps
+# test_device_bench_reads_committed_teachers_instead_of_training_them (the MIKT row, the report, the logs)
 def test_device_bench_at_tiny_sizes_writes_physics_and_two_trainings(tmp_path):
     """`python -m bench.device --tiny` (what a lent GPU runs at full size) reports every part."""
     import json

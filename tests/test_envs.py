@@ -255,6 +255,8 @@ def test_c_frame_collider_keeps_the_projected_capsule_axis():
     assert dist.shape == (2,)
 
 
+@pytest.mark.slow  # its env-rollout compile took 265 s of the 2026-12-07 suite; the reset logic it checks is the
+# backends' shared env code, which test_injected_blow_up_resets_that_env_only runs on native MuJoCo
 def test_mjx_env_steps_without_nan_and_blow_up_resets(mjx_four):
     """One compiled 20-step rollout (an MJX compile costs minutes on a slow CPU): env 0 starts with a
     NaN velocity and must be reset by its first step; env 1 is healthy throughout, and so is env 0
