@@ -24,11 +24,10 @@ import jax
 import jax.numpy as jnp
 
 from bench.training import TEACHER_ROBOT, random_teacher
-from mjx_mikt import agents, envs, teachers as teachers_lib
+from mjx_mikt import experiment, teachers as teachers_lib
 from mjx_mikt.config import PRESETS, Config, RunConfig, preset_mikt
 from mjx_mikt.envs.base import SEED_AXIS, batched
 from mjx_mikt.compiles import compiler_options
-from mjx_mikt.train import make_train
 
 
 def cell_arguments(parser: argparse.ArgumentParser, *, shape: str, seeds: int, repeats: int, repeats_help: str,
@@ -61,15 +60,13 @@ def build_cell(robot: str, method: str, num_envs: int, rollout_length: int, num_
     run = RunConfig(target=robot, method=method, source=source, backend=backend, num_seeds=num_seeds,
                     teacher_seeds=num_seeds, total_timesteps=100 * ppo.batch_size)
     config = Config(run=run, ppo=ppo, mikt=preset_mikt(preset))
-    env = envs.make(robot, backend=backend)
     teacher_set = teachers_lib.TeacherSet(((tuple(random_teacher(config, seed=s) for s in range(num_seeds)),)
                                            if source else ()))
-    agent = agents.make_agent(method, env.observation_size, env.action_size, ppo, config.mikt, teacher_set.firsts)
-    trainer = make_train(config, env, agent)
-    stacked = teacher_set.stacked(agent, config)
+    trainer = experiment.build_trainer(config, teacher_set.firsts)  # as the CLI builds it
+    stacked = teacher_set.stacked(trainer.agent, config)
     keys = jnp.stack([jax.random.PRNGKey(s) for s in range(num_seeds)])
     state = jax.jit(jax.vmap(trainer.init))(keys, stacked)
-    return env, trainer, state
+    return trainer.env, trainer, state
 
 
 def measure_cell(robot: str, method: str, num_envs: int, rollout_length: int, num_seeds: int,

@@ -15,10 +15,9 @@ from typing import Dict, Optional
 import jax
 import numpy as np
 
-from mjx_mikt import agents, envs
+from mjx_mikt import agents, envs, experiment
 from mjx_mikt.config import PRESETS, Config, RunConfig, preset_mikt
 from mjx_mikt.compiles import compiler_options
-from mjx_mikt.train import make_train
 
 TEACHER_ROBOT = "CentipedeFour"
 
@@ -43,11 +42,8 @@ def measure_training(robot: str, method: str, preset: str, backend: str, num_env
     run = RunConfig(target=robot, method=method, preset=preset, backend=backend,
                     source=(TEACHER_ROBOT,) if method != "ppo" else (), total_timesteps=100 * ppo.batch_size)
     config = Config(run=run, ppo=ppo, mikt=preset_mikt(preset))
-    env = envs.make(robot, backend=backend)
-    teachers = [random_teacher(config)] if method != "ppo" else []
-    agent = agents.make_agent(method, env.observation_size, env.action_size, ppo, config.mikt, teachers)
-    trainer = make_train(config, env, agent)
-    use_teacher = agent.uses_teacher  # the coupled phase: the most expensive program
+    trainer = experiment.build_trainer(config, [random_teacher(config)] if method != "ppo" else [])
+    use_teacher = trainer.agent.uses_teacher  # the coupled phase: the most expensive program
     state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
     chunk = jax.jit(lambda s: trainer.run(s, updates, use_teacher), compiler_options=compiler_options(1))
     t0 = time.perf_counter()
