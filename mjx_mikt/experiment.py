@@ -26,7 +26,9 @@ from mjx_mikt import agents as agents_lib
 from mjx_mikt import checkpoint, envs, signals, teachers as teachers_lib
 from mjx_mikt.config import Config, ConfigError, paper_comparison_warning, validate
 from mjx_mikt.envs.mjcf import display_name
-from mjx_mikt.loop import RunHooks, interpreter, restore_signal_handlers, run_training
+from mjx_mikt.commands import interpreter
+from mjx_mikt.loop import RunHooks, run_training
+from mjx_mikt.signals import restore_signal_handlers
 from mjx_mikt.progress import SittingTimes
 from mjx_mikt.run_summary import exit_code, record_times, summarize, summary_table
 from mjx_mikt.train import Trainer, make_train

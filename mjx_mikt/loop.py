@@ -10,8 +10,6 @@ uninterrupted one and ends with the same parameters.
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import signal
 import sys
 import time
@@ -24,12 +22,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from mjx_mikt import checkpoint, compiles, signals
+from mjx_mikt.commands import resume_command
 from mjx_mikt.compiles import compiler_options
 from mjx_mikt.config import Config
 from mjx_mikt.envs.base import SEED_AXIS, batched
 from mjx_mikt.logger import RunLogger
 from mjx_mikt.progress import Progress, SittingTimes
-from mjx_mikt.signals import ChunkInterrupt as _Interrupt, restore_signal_handlers  # noqa: F401 (callers' names)
+from mjx_mikt.signals import ChunkInterrupt as _Interrupt
 from mjx_mikt.train import Trainer
 
 CHUNK_TARGET_SAMPLES = 16_384  # env steps per seed between host syncs when not set
@@ -86,20 +85,6 @@ def find_divergence(metrics: Dict[str, np.ndarray], first_update: int) -> str:
     i, seed, name = worst
     what = "parameters are non-finite" if name == "params_finite" else f"{name} is non-finite"
     return f"diverged at update {first_update + i + 1} (seed index {seed}): {what}"
-
-
-def interpreter() -> str:
-    """The Python running this program, for the commands a run prints and records (a bare `python` may not be
-    the venv's): relative to the working directory when it lies under it (`.venv/bin/python`), so that run
-    folders name no machine path."""
-    path = sys.executable or "python"
-    here = os.path.join(os.getcwd(), "")
-    return shlex.quote(path[len(here):] if path.startswith(here) else path)
-
-
-def resume_command(run_dir: Path) -> str:
-    """The command that continues the run in `run_dir`."""
-    return f"{interpreter()} -m mjx_mikt.run --resume {shlex.quote(str(run_dir))}"
 
 
 def seed_keys(config: Config) -> jax.Array:

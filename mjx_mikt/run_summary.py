@@ -20,7 +20,8 @@ import numpy as np
 from mjx_mikt import checkpoint
 from mjx_mikt.compiles import describe as describe_compiles
 from mjx_mikt.config import Config
-from mjx_mikt.loop import RunResult, interpreter
+from mjx_mikt.commands import interpreter
+from mjx_mikt.loop import RunResult
 from mjx_mikt.progress import SittingTimes
 from mjx_mikt.train import recent_means_per_seed
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mjx_mikt import run as cli
-from mjx_mikt.loop import interpreter
+from mjx_mikt.commands import interpreter
 from mjx_mikt.run_summary import tensorboard
 from conftest import TINY  # the tiny optimisation; the teacher_run fixture is in conftest too
 
@@ -394,15 +394,15 @@ def test_render_help_explains_size_and_frame_rate():
 def test_interrupt_hint_names_the_running_interpreter():
     import inspect
 
-    from mjx_mikt import loop
+    from mjx_mikt import commands, loop
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sys, "executable", "/opt/env x/bin/python")
         patch.chdir("/")
-        assert loop.interpreter() == "'opt/env x/bin/python'"  # under the working directory: relative
+        assert commands.interpreter() == "'opt/env x/bin/python'"  # under the working directory: relative
+        assert commands.resume_command(Path("runs/a b")) == "'opt/env x/bin/python' -m mjx_mikt.run --resume 'runs/a b'"
         patch.chdir(Path(__file__).parent)
-        assert loop.interpreter() == "'/opt/env x/bin/python'"  # elsewhere: as it is
-    assert "{interpreter()} -m mjx_mikt.run --resume" in inspect.getsource(loop.resume_command)
+        assert commands.interpreter() == "'/opt/env x/bin/python'"  # elsewhere: as it is
     assert "resume with: {resume_command(run_dir)}" in inspect.getsource(loop.run_training)
 
 

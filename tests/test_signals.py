@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mjx_mikt.loop import interpreter
+from mjx_mikt.commands import interpreter
 
 REPO = Path(__file__).resolve().parents[1]
 # long enough never to finish during the test (it is stopped after a few updates)

@@ -408,7 +408,7 @@ def test_config_json_records_provenance_and_tensorboard_has_the_hyperparameters(
     head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     assert made["git_commit"] == head and made["git_dirty"] in (True, False)
     assert all(made["versions"][name] for name in ("jax", "mujoco", "flax", "optax"))
-    from mjx_mikt.loop import interpreter
+    from mjx_mikt.commands import interpreter
 
     assert made["command"].startswith(interpreter()) and "/" + interpreter() not in made["command"]
     run_training(toy_trainer(config), config, tmp_path / "run", "toy")
