@@ -287,7 +287,7 @@ def test_signals_during_a_checkpoint_save_stop_the_run_at_the_chunk_boundary(tmp
     stops before the next chunk with that checkpoint, and nothing is raised into the save."""
     import signal
 
-    from mjx_mikt import loop
+    from mjx_mikt import loop, signals
 
     config = toy_config(total_timesteps=12 * 64, eval_every=0)
     original = checkpoint.save_checkpoint
@@ -305,8 +305,8 @@ def test_signals_during_a_checkpoint_save_stop_the_run_at_the_chunk_boundary(tmp
     try:
         result = run_training(toy_trainer(config), config, tmp_path / "run", "run")
         # kept until the caller has written the summary, then restored (a notebook's Ctrl-C works again)
-        assert signal.getsignal(signal.SIGINT) is loop._Interrupt._handle
-        loop.restore_signal_handlers()
+        assert signal.getsignal(signal.SIGINT) is signals.ChunkInterrupt._handle
+        signals.restore_signal_handlers()
         assert {s: signal.getsignal(s) for s in previous} == previous
     finally:
         for s, handler in previous.items():  # whatever happened above, give pytest its own handlers
