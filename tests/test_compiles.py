@@ -148,3 +148,22 @@ def test_a_second_mjx_run_reads_its_programs_from_the_compile_cache(tmp_path, re
     assert all(c["cache"] == "hit" for c in second if c["program"] in compiles.NAMED), second
     record_property("summary", f"compile seconds, first run {seconds[0]:.1f}, second {seconds[1]:.1f}")
     assert seconds[1] <= 0.2 * seconds[0], seconds
+
+
+def test_a_second_run_with_the_same_trainer_compiles_none_of_its_named_programs(tmp_path):
+    """compiles.compile_once: the Trainer keeps its programs; a fresh trainer of the same config compiles
+    them again (an in-memory reuse only, never across trainers)."""
+    from mjx_mikt.loop import run_training
+    from test_train import toy_config, toy_trainer
+
+    config = toy_config()
+    trainer = toy_trainer(config)
+    first = run_training(trainer, config, tmp_path / "a", "a")
+    mark = compiles.mark()
+    second = run_training(trainer, config, tmp_path / "b", "b")
+    assert not [r for r in compiles.records(mark) if r["program"] in compiles.NAMED]
+    assert len(trainer.programs) >= 3  # the initial state, the training and the evaluation programs
+    np.testing.assert_array_equal(first.eval_returns, second.eval_returns)  # same seeds, same programs
+    mark = compiles.mark()
+    run_training(toy_trainer(config), config, tmp_path / "c", "c")
+    assert {"initial state", "training program"} <= {r["program"] for r in compiles.records(mark)}
