@@ -21,10 +21,9 @@ import time
 from typing import Dict, List
 
 import jax
-import jax.numpy as jnp
 
 from bench.training import TEACHER_ROBOT, random_teacher
-from mjx_mikt import experiment, teachers as teachers_lib
+from mjx_mikt import run_folder, teachers as teachers_lib
 from mjx_mikt.config import PRESETS, Config, RunConfig, preset_mikt
 from mjx_mikt.envs.base import SEED_AXIS, batched
 from mjx_mikt.compiles import compiler_options
@@ -62,10 +61,9 @@ def build_cell(robot: str, method: str, num_envs: int, rollout_length: int, num_
     config = Config(run=run, ppo=ppo, mikt=preset_mikt(preset))
     teacher_set = teachers_lib.TeacherSet(((tuple(random_teacher(config, seed=s) for s in range(num_seeds)),)
                                            if source else ()))
-    trainer = experiment.build_trainer(config, teacher_set.firsts)  # as the CLI builds it
+    trainer = run_folder.build_trainer(config, teacher_set.firsts)  # as the CLI builds it
     stacked = teacher_set.stacked(trainer.agent, config)
-    keys = jnp.stack([jax.random.PRNGKey(s) for s in range(num_seeds)])
-    state = jax.jit(jax.vmap(trainer.init))(keys, stacked)
+    state = jax.jit(jax.vmap(trainer.init))(run_folder.seed_keys(config), stacked)
     return trainer.env, trainer, state
 
 

@@ -15,7 +15,7 @@ from typing import Dict, Optional
 import jax
 import numpy as np
 
-from mjx_mikt import agents, envs, experiment
+from mjx_mikt import agents, envs, run_folder
 from mjx_mikt.config import PRESETS, Config, RunConfig, preset_mikt
 from mjx_mikt.compiles import compiler_options
 
@@ -42,7 +42,7 @@ def measure_training(robot: str, method: str, preset: str, backend: str, num_env
     run = RunConfig(target=robot, method=method, preset=preset, backend=backend,
                     source=(TEACHER_ROBOT,) if method != "ppo" else (), total_timesteps=100 * ppo.batch_size)
     config = Config(run=run, ppo=ppo, mikt=preset_mikt(preset))
-    trainer = experiment.build_trainer(config, [random_teacher(config)] if method != "ppo" else [])
+    trainer = run_folder.build_trainer(config, [random_teacher(config)] if method != "ppo" else [])
     use_teacher = trainer.agent.uses_teacher  # the coupled phase: the most expensive program
     state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
     chunk = jax.jit(lambda s: trainer.run(s, updates, use_teacher), compiler_options=compiler_options(1))

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from mjx_mikt import checkpoint, compiles, signals
@@ -28,6 +27,7 @@ from mjx_mikt.config import Config
 from mjx_mikt.envs.base import SEED_AXIS, batched
 from mjx_mikt.logger import RunLogger
 from mjx_mikt.progress import Progress, SittingTimes
+from mjx_mikt.run_folder import restore_state, seed_keys
 from mjx_mikt.signals import ChunkInterrupt as _Interrupt
 from mjx_mikt.train import Trainer
 
@@ -85,10 +85,6 @@ def find_divergence(metrics: Dict[str, np.ndarray], first_update: int) -> str:
     i, seed, name = worst
     what = "parameters are non-finite" if name == "params_finite" else f"{name} is non-finite"
     return f"diverged at update {first_update + i + 1} (seed index {seed}): {what}"
-
-
-def seed_keys(config: Config) -> jax.Array:
-    return jnp.stack([jax.random.PRNGKey(config.run.seed + i) for i in range(config.run.num_seeds)])
 
 
 def updates_per_chunk(config: Config) -> int:
@@ -149,12 +145,7 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
                      f"{resume_command(run_dir)}")
 
     if resume:
-        abstract = jax.eval_shape(init, keys, teachers)
-        state, saved_meta, _ = checkpoint.restore_latest_readable(ckpt_dir, abstract)
-        if all(len(x.sharding.device_set) == 1 for x in jax.tree.leaves(state)):
-            # uncommitted, as a fresh run's state is: the programs are then the ones it compiled (the compile
-            # cache has them); a committed array would add sharding annotations to their XLA
-            state = jax.tree.map(lambda x: jax.device_put(np.asarray(x)), state)  # (jnp.asarray would compile)
+        state, saved_meta = restore_state(run_dir, trainer, config, teachers)
         earlier = float(saved_meta.get("wall_time_s", previous_wall_time))
         kept_at(int(np.asarray(state.update).reshape(-1)[0]))
     else:

@@ -29,7 +29,6 @@ import os
 # MUJOCO_GL is set by the package (`mjx_mikt.default_gl_backend`) before mujoco is imported.
 
 import argparse
-import dataclasses
 import functools
 import importlib
 import io
@@ -47,6 +46,7 @@ from mujoco.rendering.classic import gl_context as _gl_context
 from mjx_mikt import checkpoint, envs, patches
 from mjx_mikt.config import Config, ConfigError, PPOConfig
 from mjx_mikt.normalization import RunningStats, normalize
+from mjx_mikt.run_folder import RunFolder
 
 # A process that imported mujoco before MUJOCO_GL was set (a test session, the
 # trainer) holds the display-only GLFW backend; reload mujoco's backend choice
@@ -243,22 +243,14 @@ def teacher_policy(path: Path) -> Tuple[str, Policy]:
 
 def run_policy(run_dir: Path, seed_index: int = 0) -> Tuple[str, Policy, int]:
     """(robot, policy, update) of seed `seed_index` at the latest checkpoint of a run folder."""
-    from mjx_mikt import experiment, teachers as teachers_lib
-    from mjx_mikt.loop import seed_keys
-
-    run_dir = Path(run_dir)
-    config = experiment.load_run_config(run_dir)
-    if not 0 <= seed_index < config.run.num_seeds:
-        raise ConfigError(f"--seed {seed_index}: run {run_dir} has seeds 0..{config.run.num_seeds - 1}")
-    # Only the state's shapes are needed: the native env gives them without an MJX build.
-    config = dataclasses.replace(config, run=dataclasses.replace(config.run, backend="mujoco"))
-    teacher_set = teachers_lib.TeacherSet.of_run(config, run_dir)
-    trainer = experiment.build_trainer(config, teacher_set.firsts)
-    stacked = teacher_set.stacked(trainer.agent, config)
-    abstract = jax.eval_shape(jax.jit(jax.vmap(trainer.init)), seed_keys(config), stacked)
-    state, _ = checkpoint.restore_checkpoint(run_dir / "checkpoints", abstract)
+    folder = RunFolder.open(run_dir)
+    if not 0 <= seed_index < folder.config.run.num_seeds:
+        raise ConfigError(f"--seed {seed_index}: run {run_dir} has seeds 0..{folder.config.run.num_seeds - 1}")
+    folder = folder.on_backend("mujoco")  # only the state's shapes are needed: the native env gives them
+    trainer, teachers = folder.build()
+    state, _ = folder.restore(trainer, teachers)
     update = int(np.asarray(state.update).reshape(-1)[seed_index])
-    return config.run.target, policy_of_state(trainer, config, state, seed_index), update
+    return folder.config.run.target, policy_of_state(trainer, folder.config, state, seed_index), update
 
 
 def policy_of_state(trainer, config: Config, state, seed_index: int = 0) -> Policy:

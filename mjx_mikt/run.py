@@ -169,7 +169,7 @@ EXIT_IO = 74  # sysexits' EX_IOERR: the run's files could not be written or read
 
 
 def main(argv: Optional[Sequence[str]] = None, exit_process: Optional[bool] = None) -> int:
-    """Parse, then hand the run to `experiment` (the one lifecycle); returns the exit code.
+    """Parse, then hand the run to `lifecycle` (start or resume); returns the exit code.
 
     A SIGINT or SIGTERM at any moment ends it with 130/143 and one line saying what was kept
     (mjx_mikt.signals): in the training loop at the next chunk boundary, with a checkpoint; anywhere
@@ -207,21 +207,22 @@ SITTING_FLAGS = ("compile_cache",)
 
 def _main(argv: Optional[Sequence[str]]) -> int:
     args = build_parser().parse_args(argv)
-    from mjx_mikt import compiles, experiment, patches
+    from mjx_mikt import compiles, lifecycle, patches
     from mjx_mikt.checkpoint import CheckpointError
+    from mjx_mikt.run_folder import RunFolder
     from mjx_mikt.run_videos import VIDEO_HOOKS
 
     patches.install_all()  # before any program is lowered (mjx_mikt/patches.py)
     previous_hook, threading.excepthook = threading.excepthook, _quiet_os_errors_of_threads
     try:
         if args.resume:
-            config = experiment.load_run_config(Path(args.resume))
+            config = RunFolder.open(Path(args.resume)).config
             check_resume_flags(args, config)
             compiles.use_cache(args.compile_cache if args.compile_cache is not None else config.run.compile_cache)
-            return experiment.resume(Path(args.resume), hooks=VIDEO_HOOKS)
+            return lifecycle.resume(Path(args.resume), hooks=VIDEO_HOOKS)
         config = config_from_args(args)
         compiles.use_cache(config.run.compile_cache)
-        return experiment.start(config, hooks=VIDEO_HOOKS, committed_teachers=args.teacher_store is None)
+        return lifecycle.start(config, hooks=VIDEO_HOOKS, committed_teachers=args.teacher_store is None)
     except (ConfigError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,6 +1,6 @@
 """The end of a run: its summary.json, the table it prints, and the exit code its status gives.
 
-`experiment.py` calls these when a run ends or when a finished run is resumed; `exit_code` is the
+`lifecycle.py` calls these when a run ends or when a finished run is resumed; `exit_code` is the
 CLI's: 0 finished, 3 diverged, 130/143 interrupted by SIGINT/SIGTERM.
 """
 

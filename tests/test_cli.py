@@ -135,15 +135,15 @@ def test_readme_names_the_install_step_and_says_what_the_demo_shows():
 
 def test_resume_of_a_copied_run_folder_names_the_copy(tmp_path, monkeypatch):
     """A run folder copied elsewhere and resumed: its "resuming:" line names the copy, where it writes."""
-    from mjx_mikt import checkpoint, experiment
+    from mjx_mikt import checkpoint, lifecycle, run_folder
     from mjx_mikt.config import Config, RunConfig
 
-    experiment.write_config(tmp_path / "copy", Config(run=RunConfig(run_dir=str(tmp_path / "original"))))
+    run_folder.write_config(tmp_path / "copy", Config(run=RunConfig(run_dir=str(tmp_path / "original"))))
     monkeypatch.setattr(checkpoint, "latest_step", lambda directory: 2)  # as if it had a checkpoint
     lines = []
-    monkeypatch.setattr(experiment, "train_and_report", lambda config, run_dir, resume=False, hooks=None: lines.append(
-        experiment.describe(config, resume)) or {"status": "finished"})
-    assert experiment.resume(tmp_path / "copy") == 0
+    monkeypatch.setattr(lifecycle, "train_and_report", lambda folder, resume=False, hooks=None: lines.append(
+        lifecycle.describe(folder.config, resume)) or {"status": "finished"})
+    assert lifecycle.resume(tmp_path / "copy") == 0
     assert lines[0].startswith("resuming: ") and lines[0].endswith(f"| {tmp_path / 'copy'}")
 
 
@@ -189,18 +189,18 @@ def test_corrupt_teacher_exits_2(teacher_run, tmp_path, capsys):
 
 def test_tiny_mikt_run_writes_mikt_metrics_and_resumes(teacher_run, tmp_path):
     """Four -> Six MIKT through the library API: stop after 2 updates, resume, compare."""
-    from mjx_mikt import experiment, teachers as teachers_lib
+    from mjx_mikt import run_folder, teachers as teachers_lib
     from mjx_mikt.loop import run_training
 
     _, teacher_dir, _ = teacher_run
     argv = ["--target", "CentipedeSix", "--source", "CentipedeFour", "--teacher", str(teacher_dir / "teacher"),
             "--timesteps", str(4 * 64)] + TINY
-    config, _ = experiment.prepare_new(cli.config_from_args(cli.build_parser().parse_args(
-        argv + ["--run-dir", str(tmp_path / "a")])))
+    config = run_folder.RunFolder.create(cli.config_from_args(cli.build_parser().parse_args(
+        argv + ["--run-dir", str(tmp_path / "a")]))).config
     teacher_set = teachers_lib.TeacherSet.from_store(config)
     # one trainer for the three runs: its compiled programs are reused (a compile costs ~40 s on a slow
     # CPU); a resume in a fresh process is tested by test_experiments and test_train
-    trainer = experiment.build_trainer(config, teacher_set.firsts)
+    trainer = run_folder.build_trainer(config, teacher_set.firsts)
     stacked = teacher_set.stacked(trainer.agent, config)
 
     def run(run_dir, **kw):
@@ -257,11 +257,11 @@ def test_resume_of_a_finished_run_changes_no_file(teacher_run):
 
 
 def test_default_run_folders_never_collide(tmp_path, monkeypatch):
-    from mjx_mikt import experiment
+    from mjx_mikt import run_folder
     from mjx_mikt.config import Config
 
     monkeypatch.chdir(tmp_path)
-    folders = {experiment.default_run_dir(Config()) for _ in range(20)}
+    folders = {run_folder.default_run_dir(Config()) for _ in range(20)}
     assert len(folders) == 20 and all(f.is_dir() for f in folders)
 
 
@@ -295,12 +295,12 @@ def test_teacher_with_another_layer_count_exits_2(tmp_path, capsys):
 def test_full_disk_is_one_line_and_exit_74(tmp_path, capsys, monkeypatch):
     import errno
 
-    from mjx_mikt import experiment
+    from mjx_mikt import run_folder
 
     def full(run_dir, config):
         raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / "config.json"))
 
-    monkeypatch.setattr(experiment, "write_config", full)
+    monkeypatch.setattr(run_folder, "write_config", full)
     code = cli.main(["--method", "ppo", "--target", "Hopper", "--run-dir", str(tmp_path / "r"),
                      "--teacher-store", str(tmp_path / "s")] + TINY)
     err = capsys.readouterr().err.strip().splitlines()
@@ -310,8 +310,8 @@ def test_full_disk_is_one_line_and_exit_74(tmp_path, capsys, monkeypatch):
 
 
 def test_default_run_folders_never_collide_across_processes(tmp_path):
-    script = ("from mjx_mikt import experiment; from mjx_mikt.config import Config\n"
-              "print('\\n'.join(str(experiment.default_run_dir(Config())) for _ in range(10)))")
+    script = ("from mjx_mikt import run_folder; from mjx_mikt.config import Config\n"
+              "print('\\n'.join(str(run_folder.default_run_dir(Config())) for _ in range(10)))")
     procs = [subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdout=subprocess.PIPE, text=True,
                               env=dict(__import__("os").environ, PYTHONPATH=str(REPO))) for _ in range(2)]
     folders = [line for p in procs for line in p.communicate(timeout=300)[0].split()]
@@ -373,11 +373,11 @@ def test_resume_with_another_timesteps_is_one_line_and_exit_2(teacher_run, capsy
 
 
 def test_source_equal_to_target_is_one_warning_line(tmp_path, capsys):
-    from mjx_mikt import experiment
+    from mjx_mikt.run_folder import RunFolder
 
     argv = ["--target", "CentipedeFour", "--source", "CentipedeFour", "--run-dir", str(tmp_path / "r"),
             "--teacher-store", str(tmp_path / "store")]
-    experiment.prepare_new(cli.config_from_args(cli.build_parser().parse_args(argv)))
+    RunFolder.create(cli.config_from_args(cli.build_parser().parse_args(argv)))
     warnings = [line for line in capsys.readouterr().err.splitlines() if "is also the --target" in line]
     assert len(warnings) == 1 and warnings[0].startswith("warning: --source CentipedeFour")
 

@@ -104,7 +104,7 @@ import sys, tempfile
 from pathlib import Path
 sys.path.insert(0, "tests")
 from test_train import toy_config, toy_trainer
-from mjx_mikt.experiment import env_sharding
+from mjx_mikt.run_folder import env_sharding
 from mjx_mikt.loop import run_training
 config = toy_config(total_timesteps=6 * 64)
 result = run_training(toy_trainer(config, env_sharding(config.ppo.num_envs)), config,

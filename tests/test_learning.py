@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mjx_mikt import experiment
+from mjx_mikt import run_folder
 from mjx_mikt.config import Config, PPOConfig, RunConfig
 
 UPDATES = 24
@@ -33,7 +33,7 @@ def test_short_hopper_run_beats_random_policy():
     run = RunConfig(target="Hopper", method="ppo", source=(), backend="mujoco",
                     total_timesteps=UPDATES * ppo.batch_size, eval_episodes=EPISODES, eval_max_steps=1000)
     config = Config(run=run, ppo=ppo)
-    trainer = experiment.build_trainer(config)
+    trainer = run_folder.build_trainer(config)
     state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
     state, metrics = jax.jit(lambda s: trainer.run(s, UPDATES, False))(state)
     evaluation = jax.jit(trainer.evaluate)(state.params, state.obs_stats, jax.random.PRNGKey(42))

@@ -51,7 +51,7 @@ def test_plot_metric_glob_and_errors(tmp_path, capsys):
 def test_plot_from_a_real_tiny_run(tmp_path):
     """A run written by the trainer itself (toy env), then plotted."""
     from test_train import toy_config, toy_trainer
-    from mjx_mikt.experiment import write_config
+    from mjx_mikt.run_folder import write_config
     from mjx_mikt.loop import run_training
 
     config = toy_config()

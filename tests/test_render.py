@@ -165,9 +165,9 @@ def test_teacher_policy_is_its_mean_action(tmp_path):
 @needs_gl
 def test_run_policy_restores_the_seed_and_drops_the_teacher_after_training(tmp_path, capsys):
     """A 2-seed MIKT run (Four -> Six) saved as if finished: seed 1's student, without its teacher."""
-    from mjx_mikt import checkpoint, experiment, teachers as teachers_lib
+    from mjx_mikt import checkpoint, run_folder, teachers as teachers_lib
     from mjx_mikt.config import Config, MIKTConfig, PPOConfig, RunConfig
-    from mjx_mikt.loop import seed_keys
+    from mjx_mikt.run_folder import seed_keys
     from mjx_mikt.normalization import normalize
 
     run_dir = tmp_path / "run"
@@ -178,9 +178,9 @@ def test_run_policy_restores_the_seed_and_drops_the_teacher_after_training(tmp_p
         ppo=PPOConfig(num_envs=2, rollout_length=8, num_minibatches=2, update_epochs=1, hidden_sizes=(32, 16)),
         mikt=MIKTConfig(encoder_hidden=(16,), mi_hidden=(16,)),
     )
-    experiment.write_config(run_dir, config)
+    run_folder.write_config(run_dir, config)
     teacher_set = teachers_lib.TeacherSet.of_run(config, run_dir)
-    trainer = experiment.build_trainer(config, teacher_set.firsts)
+    trainer = run_folder.build_trainer(config, teacher_set.firsts)
     state = jax.jit(jax.vmap(trainer.init))(seed_keys(config), teacher_set.stacked(trainer.agent, config))
     # a finished run: its last update is past the switch, so the final policy reads no teacher
     finished = jnp.full((2,), trainer.num_updates, jnp.int32)

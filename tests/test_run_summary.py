@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from mjx_mikt import run_summary
-from mjx_mikt.experiment import write_config
+from mjx_mikt.run_folder import write_config
 from mjx_mikt.loop import run_training
 from test_train import toy_config, toy_trainer
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from mjx_mikt import checkpoint, experiment, teachers
+from mjx_mikt import checkpoint, lifecycle, teachers
+from mjx_mikt.run_folder import RunFolder
 from mjx_mikt import run as cli
 from conftest import TINY
 
@@ -33,21 +34,23 @@ def test_resume_reads_the_runs_own_teacher_after_the_store_changed(teacher_run, 
             "--teacher-store", str(store)] + TINY
 
     def config_for(run_dir):
-        return experiment.prepare_new(cli.config_from_args(cli.build_parser().parse_args(
+        return RunFolder.create(cli.config_from_args(cli.build_parser().parse_args(
             argv + ["--run-dir", str(run_dir)])))
 
-    whole_config, whole_dir = config_for(tmp_path / "whole")
-    whole = experiment.train_and_report(whole_config, whole_dir)
+    whole_folder = config_for(tmp_path / "whole")
+    whole_dir = whole_folder.path
+    whole = lifecycle.train_and_report(whole_folder)
     run_line = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("run: "))
     # this teacher (a perturbed copy) records no return nor steps: '-'
     assert run_line.endswith(f" | teachers: CentipedeFour from {store}, seed 0 (eval return - after - steps)")
-    part_config, part_dir = config_for(tmp_path / "part")
-    experiment.train_and_report(part_config, part_dir, stop_after_updates=2)
+    part_folder = config_for(tmp_path / "part")
+    part_dir = part_folder.path
+    lifecycle.train_and_report(part_folder, stop_after_updates=2)
     # the store's teacher is replaced by a different one while the run is stopped
     _perturbed_copy(original, tmp_path / "other")
     for name in (checkpoint.TEACHER_FILE, checkpoint.TEACHER_META):
         (original / name).write_bytes((tmp_path / "other" / name).read_bytes())
-    assert experiment.resume(part_dir) == 0
+    assert lifecycle.resume(part_dir) == 0
     a = json.loads((whole_dir / "summary.json").read_text())["eval_return_per_seed"]
     b = json.loads((part_dir / "summary.json").read_text())["eval_return_per_seed"]
     assert a == b and whole["status"] == "finished"
@@ -98,14 +101,14 @@ def test_a_missing_teacher_is_announced_and_its_interrupted_training_resumed(tmp
             os.kill(os.getpid(), signal.SIGINT)
 
     config = cli.config_from_args(cli.build_parser().parse_args(argv))
-    assert experiment.start(config, hooks=RunHooks(after_evaluation=stop_once)) == 130
+    assert lifecycle.start(config, hooks=RunHooks(after_evaluation=stop_once)) == 130
     err = capsys.readouterr().err
     said = [line for line in err.splitlines() if line.startswith("no 1 teacher(s) for CentipedeFour")]
     assert len(said) == 1 and "training them first" in said[0] and "256 env steps" in said[0]
     assert "--teacher-store" in said[0] and "results/paper-2M/teachers" in said[0]  # the committed ones
     runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
     assert len(runs) == 1 and "-ppo-teacher-" in runs[0]  # no empty student folder left behind
-    assert experiment.start(config) == 0
+    assert lifecycle.start(config) == 0
     err = capsys.readouterr().err
     assert "resuming their interrupted training in runs/" + runs[0] in err
     assert teachers.is_teacher(tmp_path / "store" / "CentipedeFour" / "seed_0")
@@ -122,8 +125,8 @@ def test_a_transfer_without_a_store_reads_the_committed_teachers_and_says_so(tmp
     monkeypatch.chdir(tmp_path)
     argv = ["--target", "CentipedeSix", "--source", "CentipedeFour,Ant", "--teacher-seeds", "2", "--no-train-teacher",
             "--preset", "paper-wide", "--run-dir", "r"]
-    config, _ = experiment.prepare_new(cli.config_from_args(cli.build_parser().parse_args(argv)),
-                                       committed_teachers=True)
+    config = RunFolder.create(cli.config_from_args(cli.build_parser().parse_args(argv)),
+                              committed_teachers=True).config
     committed = REPO / "results"
     assert config.run.teacher_path == (f"{committed}/paper-wide-2M/teachers/CentipedeFour,"
                                        f"{committed}/paper-2M/teachers/Ant")
@@ -134,7 +137,7 @@ def test_a_transfer_without_a_store_reads_the_committed_teachers_and_says_so(tmp
     assert f"seed 1: eval return {eval_return:,.0f})" in lines[1]
 
     started = []
-    monkeypatch.setattr(experiment, "start", lambda config, hooks=None, committed_teachers=False: started.append(
+    monkeypatch.setattr(lifecycle, "start", lambda config, hooks=None, committed_teachers=False: started.append(
         committed_teachers) or 0)
     assert cli.main(argv) == 0 and cli.main(argv + ["--teacher-store", "runs/teachers"]) == 0
     assert started == [True, False]  # a store named is the store used: what it lacks is trained

@@ -141,7 +141,7 @@ SHARDED = textwrap.dedent(
     import sys, numpy as np, jax
     sys.path.insert(0, "tests")
     from test_train import toy_config, toy_trainer, leaves
-    from mjx_mikt.experiment import env_sharding
+    from mjx_mikt.run_folder import env_sharding
     assert jax.device_count() == 2, jax.devices()
     config = toy_config(total_timesteps=2 * 64)
     plain, _ = jax.jit(toy_trainer(config).train)(jax.random.PRNGKey(0))
@@ -397,7 +397,7 @@ def test_config_json_records_provenance_and_tensorboard_has_the_hyperparameters(
 
     from tensorboardX.proto.event_pb2 import Event
 
-    from mjx_mikt.experiment import write_config
+    from mjx_mikt.run_folder import write_config
 
     config = toy_config(total_timesteps=2 * 64, eval_every=0, checkpoint_every=0)
     write_config(tmp_path / "run", config)
