@@ -42,9 +42,11 @@ def measure_training(robot: str, method: str, preset: str, backend: str, num_env
     run = RunConfig(target=robot, method=method, preset=preset, backend=backend,
                     source=(TEACHER_ROBOT,) if method != "ppo" else (), total_timesteps=100 * ppo.batch_size)
     config = Config(run=run, ppo=ppo, mikt=preset_mikt(preset))
-    trainer = run_folder.build_trainer(config, [random_teacher(config)] if method != "ppo" else [])
+    teachers = [random_teacher(config)] if method != "ppo" else []
+    trainer = run_folder.build_trainer(config, teachers)
     use_teacher = trainer.agent.uses_teacher  # the coupled phase: the most expensive program
-    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    # the teachers as the CLI's runs hold them: in the training state, not constants of the program
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0), trainer.agent.teacher_state(teachers) if teachers else None)
     chunk = jax.jit(lambda s: trainer.run(s, updates, use_teacher), compiler_options=compiler_options(1))
     t0 = time.perf_counter()
     state, metrics = chunk(state)

@@ -61,7 +61,7 @@ class TrainState:
     env_state: State
     rng: jax.Array
     update: jax.Array  # () int32: updates done so far
-    teachers: Any = ()  # the agent's teacher_state for this seed; () = the agent's own
+    teachers: Any = ()  # the agent's teacher_state for this seed; () for an agent that reads none (PPO)
     recent_returns: jax.Array = None  # (RECENT_EPISODES,) ring buffer of finished episodes' raw returns
     episodes_finished: jax.Array = None  # () int32: training episodes finished so far
 
@@ -145,7 +145,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ init
     def init(self, key: jax.Array, teachers: Any = None) -> TrainState:
-        """teachers: this seed's `agent.teacher_state(...)`; None uses the agent's own teachers."""
+        """teachers: this seed's `agent.teacher_state(...)`; None for an agent that reads none (PPO)."""
         key_params, key_env, key_run = jax.random.split(key, 3)
         params = self.agent.init(key_params, teachers)
         env_state = jax.vmap(self.env.reset)(jax.random.split(key_env, self.ppo.num_envs))
@@ -178,7 +178,7 @@ class Trainer:
 
     @staticmethod
     def _teachers(ts: TrainState):
-        """The teachers the agent reads: the state's, or None (the agent's own) when it holds none."""
+        """The teachers the agent reads: the state's, or None when it holds none (PPO)."""
         return ts.teachers if jax.tree.leaves(ts.teachers) else None
 
     def _normalize_obs(self, stats, obs):

@@ -33,9 +33,15 @@ def mikt_agent(method="mikt", source=("CentipedeFour",), target="CentipedeEight"
     return make_agent(method, obs, act, PPO, mikt, [teacher(r, i) for i, r in enumerate(source)])
 
 
-def init(agent, seed=0):
+def teachers_of(agent, source=("CentipedeFour",)):
+    """The teacher_state of the teachers `mikt_agent(source=source)` was built with: what the trainer keeps
+    in its state and hands to the agent (an agent holds no teacher weights of its own)."""
+    return agent.teacher_state([teacher(r, i) for i, r in enumerate(source)])
+
+
+def init(agent, seed=0, source=("CentipedeFour",)):
     # jitted: op-by-op Flax init/grad on CPU costs seconds per call
-    return jax.jit(agent.init)(jax.random.PRNGKey(seed))
+    return jax.jit(agent.init)(jax.random.PRNGKey(seed), teachers_of(agent, source))
 
 
 def loss_grad(agent, batch, coupling=0.25, use_teacher=True):
@@ -44,11 +50,12 @@ def loss_grad(agent, batch, coupling=0.25, use_teacher=True):
         p, tp, batch, coupling_coef=coupling, use_teacher=use_teacher)[0], argnums=(0, 1)))
 
 
-def batch_for(agent, params, B=32, seed=0):
+def batch_for(agent, params, B=32, seed=0, source=("CentipedeFour",)):
     """A minibatch whose every loss term has a non-zero gradient (ratios near 1, not clipped)."""
     k1, k2, k3, k4 = jax.random.split(jax.random.PRNGKey(seed), 4)
     obs = jax.random.normal(k1, (B, agent.observation_size))
-    mean, log_std, value = jax.jit(lambda p, o: agent.apply(p, o, use_teacher=agent.uses_teacher))(params, obs)
+    mean, log_std, value = jax.jit(lambda p, o, t: agent.apply(p, o, use_teacher=agent.uses_teacher, teachers=t))(
+        params, obs, teachers_of(agent, source))
     actions = mean + jax.random.normal(k2, mean.shape)
     from mjx_mikt.losses import gaussian_log_prob
     old_log_prob = gaussian_log_prob(mean, log_std, actions) + 0.05 * jax.random.normal(k3, (B,))
@@ -72,7 +79,7 @@ def term_grads(agent, params, batch, coupling=0.25, use_teacher=True):
             f = lambda p, tp: agent.loss_terms(p, tp, batch, coupling_coef=coupling, use_teacher=use_teacher)[0][term]
             out[term] = jax.grad(f, argnums=(0, 1))(p, tp)
         return out
-    return jax.jit(grads)(params, agent.teacher_params)
+    return jax.jit(grads)(params, teachers_of(agent))
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +91,7 @@ def mikt():
 
 def test_teachers_get_zero_gradient_encoder_gets_ppo_and_mi_gradient(mikt):
     agent, params, batch = mikt
-    g, g_teacher = loss_grad(agent, batch)(params, agent.teacher_params)
+    g, g_teacher = loss_grad(agent, batch)(params, teachers_of(agent))
     assert allzero(g_teacher)
     assert nonzero(g["encoder"]) and nonzero(g["mi"]) and nonzero(g["policy"]) and nonzero(g["value"])
     by_term = term_grads(agent, params, batch)
@@ -100,8 +107,8 @@ def test_teacher_weights_do_reach_the_outputs(mikt):
     # the zero teacher gradient above is the stop_gradient at work, not a disconnected teacher
     agent, params, batch = mikt
     f = jax.jit(lambda tp: jnp.sum(agent.forward(params, tp, batch.obs, True)[0]))
-    perturbed = jax.tree.map(lambda x: x + 0.1, agent.teacher_params)
-    assert abs(float(f(perturbed) - f(agent.teacher_params))) > 1e-4
+    perturbed = jax.tree.map(lambda x: x + 0.1, teachers_of(agent))
+    assert abs(float(f(perturbed) - f(teachers_of(agent)))) > 1e-4
 
 
 def test_no_rl_grad_ablation(mikt):
@@ -123,8 +130,8 @@ def test_no_mi_ablation(mikt):
     by_term = term_grads(agent, params, batch)
     assert allzero(by_term["mi"]) and nonzero(by_term["ppo"][0]["encoder"])
     # its total-loss gradient into φ is exactly MIKT's with c_mi = 0
-    got = loss_grad(agent, batch)(params, agent.teacher_params)[0]
-    ref = loss_grad(mikt_agent("mikt", mikt=MIKTConfig(c_mi=0.0)), batch)(mikt_params, agent.teacher_params)[0]
+    got = loss_grad(agent, batch)(params, teachers_of(agent))[0]
+    ref = loss_grad(mikt_agent("mikt", mikt=MIKTConfig(c_mi=0.0)), batch)(mikt_params, teachers_of(agent))[0]
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), got["encoder"], ref["encoder"])
     assert nonzero(got["encoder"])
 
@@ -132,7 +139,7 @@ def test_no_mi_ablation(mikt):
 def test_no_kl_ablation(mikt):
     _, params, batch = mikt
     agent = mikt_agent("mikt-no-kl")
-    terms, metrics = jax.jit(lambda p: agent.loss_terms(p, agent.teacher_params, batch, coupling_coef=0.0,
+    terms, metrics = jax.jit(lambda p: agent.loss_terms(p, teachers_of(agent), batch, coupling_coef=0.0,
                                                          use_teacher=True))(params)
     assert float(terms["kl"]) == 0.0 and float(metrics["kl_loss"]) > 0
     assert allzero(term_grads(agent, params, batch)["kl"])
@@ -147,7 +154,7 @@ def test_p_s_starts_near_0475_and_stays_in_unit_interval(mikt):
         np.testing.assert_allclose(d[k] + d[k.replace("p_s", "p_t/CentipedeFour")], 1.0, rtol=1e-6)
     # the coupling term alone pushes p_s up, towards but never to 1
     def step(p, _):
-        terms = lambda q: agent.loss_terms(q, agent.teacher_params, batch, coupling_coef=1.0, use_teacher=True)[0]
+        terms = lambda q: agent.loss_terms(q, teachers_of(agent), batch, coupling_coef=1.0, use_teacher=True)[0]
         g = jax.grad(lambda q: terms(q)["coupling"])(p)
         return jax.tree.map(lambda x, d: x - 4.0 * d, p, g), None
     p, _ = jax.jit(lambda p: jax.lax.scan(step, p, None, length=100))(params)
@@ -158,7 +165,7 @@ def test_p_s_starts_near_0475_and_stays_in_unit_interval(mikt):
 
 def test_value_coupling_scales_with_schedule(mikt):
     agent, params, batch = mikt
-    terms = jax.jit(lambda c: agent.loss_terms(params, agent.teacher_params, batch, coupling_coef=c, use_teacher=True))
+    terms = jax.jit(lambda c: agent.loss_terms(params, teachers_of(agent), batch, coupling_coef=c, use_teacher=True))
     t, m = terms(0.25)
     expected = 0.25 * m["coupling_loss"] + 0.25 * (MIKT.c_vps / MIKT.c_ps) * m["value_coupling_loss"]
     np.testing.assert_allclose(t["coupling"], expected, rtol=1e-6)
@@ -178,14 +185,15 @@ def _dot_shapes(jaxpr):
 
 def test_without_teacher_no_teacher_compute_left(mikt):
     agent, params, batch = mikt
-    other = make_agent("mikt", 181, 22, PPO, MIKT, [TeacherSpec(
-        jax.tree.map(lambda x: x + 0.5, agent.teachers[0].params), 97, 10, "CentipedeFour")])
+    shifted = [TeacherSpec(jax.tree.map(lambda x: x + 0.5, teacher("CentipedeFour").params), 97, 10, "CentipedeFour")]
+    other = make_agent("mikt", 181, 22, PPO, MIKT, shifted)
     for use_teacher, same in ((False, True), (True, False)):
-        a = agent.apply(params, batch.obs, use_teacher=use_teacher)
-        b = other.apply(params, batch.obs, use_teacher=use_teacher)
+        a = agent.apply(params, batch.obs, use_teacher=use_teacher, teachers=teachers_of(agent))
+        b = other.apply(params, batch.obs, use_teacher=use_teacher, teachers=other.teacher_state(shifted))
         assert np.array_equal(a[0], b[0]) == same and np.array_equal(a[2], b[2]) == same
     apply_off = jax.make_jaxpr(lambda p, o: agent.apply(p, o, use_teacher=False))(params, batch.obs)
-    apply_on = jax.make_jaxpr(lambda p, o: agent.apply(p, o, use_teacher=True))(params, batch.obs)
+    apply_on = jax.make_jaxpr(lambda p, o, t: agent.apply(p, o, use_teacher=True, teachers=t))(
+        params, batch.obs, teachers_of(agent))
     off, on = _dot_shapes(apply_off.jaxpr), _dot_shapes(apply_on.jaxpr)
     assert len(off) == 6  # 3 layers x (policy, value): the student alone
     assert len(on) > 6 and any(97 in s for shapes in on for s in shapes)
@@ -200,37 +208,43 @@ def test_without_teacher_no_teacher_compute_left(mikt):
 def test_shapes_for_every_paper_pair(source, target):
     # traced only (jax.eval_shape): shape errors surface at trace time, and this keeps 7 pairs cheap
     agent = mikt_agent(source=(source,), target=target)
-    params = jax.eval_shape(agent.init, jax.random.PRNGKey(1))
+    teachers = teachers_of(agent, (source,))
+    params = jax.eval_shape(agent.init, jax.random.PRNGKey(1), teachers)
     obs, act = ROBOTS[target]
     assert params["encoder"]["teacher_0"]["head"]["kernel"].shape == (64, ROBOTS[source][0])
     assert params["mi"]["teacher_0"]["head"]["kernel"].shape == (64, obs)
     x = jax.ShapeDtypeStruct((2, 5, obs), jnp.float32)
     for use_teacher in (True, False):
-        mean, log_std, value = jax.eval_shape(lambda p, o: agent.apply(p, o, use_teacher=use_teacher), params, x)
+        mean, log_std, value = jax.eval_shape(
+            lambda p, o: agent.apply(p, o, use_teacher=use_teacher, teachers=teachers), params, x)
         assert mean.shape == (2, 5, act) and log_std.shape == (act,) and value.shape == (2, 5)
     B = 8
     f32 = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32)
     batch = Minibatch(f32(B, obs), f32(B, act), f32(B), f32(B), f32(B), f32(B))
     for use_teacher in (True, False):
         (loss, metrics), grads = jax.eval_shape(jax.value_and_grad(
-            lambda p, b: agent.loss(p, b, coupling_coef=0.1, use_teacher=use_teacher), has_aux=True), params, batch)
+            lambda p, b: agent.loss(p, b, coupling_coef=0.1, use_teacher=use_teacher, teachers=teachers),
+            has_aux=True), params, batch)
         assert loss.shape == () and all(m.shape == () for m in metrics.values())
         assert jax.tree.map(lambda g: g.shape, grads) == jax.tree.map(lambda p: p.shape, params)
 
 
 def test_two_teachers():
-    agent = mikt_agent(source=("CentipedeFour", "Hopper"), target="CentipedeEight")
-    params = init(agent)
+    source = ("CentipedeFour", "Hopper")
+    agent = mikt_agent(source=source, target="CentipedeEight")
+    teachers = teachers_of(agent, source)
+    params = init(agent, source=source)
     assert params["policy"]["mix_0"].shape == (3,)
     assert params["encoder"]["teacher_1"]["head"]["kernel"].shape == (64, 11)
     assert params["policy"]["lateral_1_1"]["kernel"].shape == (64, 64)
     d = agent.diagnostics(params)
     np.testing.assert_allclose(d["p_s/value_1"] + d["p_t/CentipedeFour/value_1"] + d["p_t/Hopper/value_1"], 1.0,
                                rtol=1e-6)
-    batch = batch_for(agent, params)
-    g, g_teacher = loss_grad(agent, batch)(params, agent.teacher_params)
+    batch = batch_for(agent, params, source=source)
+    g, g_teacher = loss_grad(agent, batch)(params, teachers)
     assert allzero(g_teacher) and nonzero(g["encoder"]) and nonzero(g["mi"])
-    metrics_on = jax.eval_shape(lambda p: agent.loss(p, batch, coupling_coef=0.25, use_teacher=True)[1], params)
+    metrics_on = jax.eval_shape(lambda p: agent.loss(p, batch, coupling_coef=0.25, use_teacher=True,
+                                                     teachers=teachers)[1], params)
     metrics_off = jax.eval_shape(lambda p: agent.loss(p, batch, coupling_coef=0.25, use_teacher=False)[1], params)
     assert set(metrics_on) == set(metrics_off)  # the trainer concatenates both phases' metrics
     assert set(agent.param_groups(g)) == {"student", "encoder", "mi"}
@@ -261,7 +275,7 @@ def test_mlpp_copies_exactly_the_matching_layers(source, target):
     obs, act = ROBOTS[target]
     agent = make_agent("mlpp", obs, act, PPO, MIKT, [t])
     assert not agent.uses_teacher
-    params = jax.jit(agent.init)(jax.random.PRNGKey(5))
+    params = jax.jit(agent.init)(jax.random.PRNGKey(5), agent.teacher_state([t]))
     fresh = jax.jit(PPOAgent(obs, act, PPO).init)(jax.random.PRNGKey(5))
     copied = {("policy", "hidden_0", "bias"), ("policy", "hidden_1", "kernel"), ("policy", "hidden_1", "bias"),
               ("value", "hidden_0", "bias"), ("value", "hidden_1", "kernel"), ("value", "hidden_1", "bias"),
@@ -290,7 +304,7 @@ def test_mix_lr_scale_multiplies_only_the_mixing_logits_step():
     paper = mikt_agent()
     assert paper.update_scaling(10) is None and PPOAgent(11, 3, PPO).update_scaling(10) is None
     params = init(paper)
-    grads, _ = loss_grad(paper, batch_for(paper, params), coupling=0.5)(params, paper.teacher_params)
+    grads, _ = loss_grad(paper, batch_for(paper, params), coupling=0.5)(params, teachers_of(paper))
     steps = {}
     for k in (1.0, 4.0):
         agent = mikt_agent(mikt=dataclasses.replace(MIKT, mix_lr_scale=k))
@@ -316,7 +330,7 @@ def test_encoder_lr_scale_multiplies_only_the_encoders_and_decoders_step():
 
     paper = mikt_agent()
     params = init(paper)
-    grads, _ = loss_grad(paper, batch_for(paper, params), coupling=0.5)(params, paper.teacher_params)
+    grads, _ = loss_grad(paper, batch_for(paper, params), coupling=0.5)(params, teachers_of(paper))
     steps = {}
     for mix, enc in ((1.0, 1.0), (1.0, 3.0), (2.0, 3.0)):
         agent = mikt_agent(mikt=dataclasses.replace(MIKT, mix_lr_scale=mix, encoder_lr_scale=enc))
@@ -329,3 +343,27 @@ def test_encoder_lr_scale_multiplies_only_the_encoders_and_decoders_step():
     for (mix, enc), step in steps.items():
         for e, m, a, b in zip(encoder, mixing, base, jax.tree.leaves(step)):
             np.testing.assert_allclose(b, (enc if e else mix if m else 1.0) * a, rtol=1e-6)
+
+
+def test_the_training_state_is_the_only_path_by_which_an_agent_sees_a_teacher(mikt):
+    """Two agents built from different teacher weights of the same shapes compute the same, given the
+    same `teachers=`: the specs they were built from give shapes and names only. Without `teachers=`
+    a teacher read is one clear error, and a student after the drop needs none."""
+    agent, params, batch = mikt
+    shifted = [TeacherSpec(jax.tree.map(lambda x: x + 0.5, teacher("CentipedeFour").params), 97, 10, "CentipedeFour")]
+    other = make_agent("mikt", 181, 22, PPO, MIKT, shifted)
+    teachers = teachers_of(agent)
+    a = agent.apply(params, batch.obs, use_teacher=True, teachers=teachers)
+    b = other.apply(params, batch.obs, use_teacher=True, teachers=teachers)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    jax.tree.map(np.testing.assert_array_equal, jax.jit(agent.init)(jax.random.PRNGKey(3), teachers),
+                 jax.jit(other.init)(jax.random.PRNGKey(3), teachers))
+    with pytest.raises(ValueError, match="training state"):
+        agent.apply(params, batch.obs, use_teacher=True)
+    with pytest.raises(ValueError, match="training state"):
+        agent.init(jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="training state"):
+        make_agent("mlpp", 181, 22, PPO, MIKT, shifted).init(jax.random.PRNGKey(0))
+    np.testing.assert_array_equal(agent.apply(params, batch.obs, use_teacher=False)[0],
+                                  agent.apply(params, batch.obs, use_teacher=False, teachers=teachers)[0])

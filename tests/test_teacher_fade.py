@@ -9,7 +9,7 @@ import pytest
 
 from mjx_mikt.agents.mikt import P_S_FLOOR_MAX, mixing_logits_mask, raise_student_share, share_floor
 from mjx_mikt.config import Config, ConfigError, MIKTConfig, RunConfig, validate
-from test_agents import MIKT, PPO, batch_for, init, loss_grad, mikt_agent
+from test_agents import MIKT, PPO, batch_for, init, loss_grad, mikt_agent, teachers_of
 
 
 @pytest.mark.parametrize("logits", [[0.3, 1.2], [-2.0, 0.5, 1.5, -0.3], [4.0, -1.0]])
@@ -48,7 +48,7 @@ def test_the_trainers_optimizer_projects_the_mixing_logits_and_only_them():
 
     paper = mikt_agent()
     params = init(paper)
-    grads, _ = loss_grad(paper, batch_for(paper, params), coupling=0.5)(params, paper.teacher_params)
+    grads, _ = loss_grad(paper, batch_for(paper, params), coupling=0.5)(params, teachers_of(paper))
     config = lambda agent: Config(run=RunConfig(total_timesteps=PPO.batch_size * 10), ppo=PPO, mikt=agent.mikt)
     plain = Trainer(config(paper), env=None, agent=paper).optimizer
     faded = mikt_agent(mikt=dataclasses.replace(MIKT, teacher_fade=0.3))

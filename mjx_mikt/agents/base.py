@@ -6,8 +6,9 @@ Teachers' weights are never in the params: `agent.teacher_state(specs)` is the
 pytree of teacher arrays an agent reads (MIKT: hidden layers; MLPP: the params
 it copies at init; PPO: ()). The trainer keeps one per seed in its state and
 passes it as `teachers=` to `init`/`apply`/`loss`, so seeds in one vmapped
-program can have different teachers; `teachers=None` means the ones the agent
-was built with.
+program can have different teachers. The state is the only way an agent sees
+a teacher's weights: it is built from the specs' shapes and keeps no copy
+(`teachers=None` is an error where a teacher is read).
 """
 
 from __future__ import annotations

@@ -143,6 +143,14 @@ def teacher_constants(spec: TeacherSpec, num_layers: int, mixing: str, hidden: T
     return out
 
 
+def require_teachers(teachers):
+    """`teachers` (a teacher_state), or one clear error: an agent holds no teacher weights of its own."""
+    if teachers is None:
+        raise ValueError("this agent reads its teachers from the training state: pass teachers= "
+                         "(agent.teacher_state(specs), which Trainer.init stores in TrainState.teachers)")
+    return teachers
+
+
 class MIKTAgent:
     """MIKT and its ablations: 'mikt', 'mikt-no-mi', 'mikt-no-rl-grad', 'mikt-no-kl'."""
 
@@ -159,10 +167,11 @@ class MIKTAgent:
         self.use_mi = method != "mikt-no-mi"
         self.rl_grad_to_encoder = method != "mikt-no-rl-grad"
         self.c_kl = 0.0 if method == "mikt-no-kl" else mikt.c_kl
-        self.teachers = tuple(teachers)
         hidden = tuple(ppo.hidden_sizes)
         self.num_layers = len(hidden)
-        self.teacher_params = self.teacher_state(teachers)
+        self.teacher_state(teachers)  # a teacher that does not fit this student fails here (ValueError)
+        # only the teachers' shapes and names: their weights reach the agent as `teachers=` (the training state)
+        self.num_teachers = len(teachers)
         robots = [t.robot for t in teachers]
         self.teacher_labels = robots if len(set(robots)) == len(robots) else [f"{i}_{r}" for i, r in enumerate(robots)]
         mix = dict(num_teachers=len(teachers), mixing=mikt.mixing,
@@ -175,8 +184,8 @@ class MIKTAgent:
     # ------------------------------------------------------------------ params
     def init(self, key: jax.Array, teachers=None) -> Params:
         """Fresh params; `teachers` (a `teacher_state`) only matters for shapes here."""
-        teacher_params = self.teacher_params if teachers is None else teachers
-        k = len(self.teachers)
+        teacher_params = require_teachers(teachers)
+        k = self.num_teachers
         keys = jax.random.split(key, 3 + 2 * k)  # same split for every method: ablations share inits
         obs = jnp.zeros((1, self.observation_size))
         encoder, mi, embeddings = {}, {}, []
@@ -201,8 +210,8 @@ class MIKTAgent:
     def forward(self, params: Params, teacher_params, obs: jax.Array, use_teacher: bool):
         """obs (..., obs) -> (mean (..., A), log_std (A,), value (...,), embeddings: k x (..., obs_t)).
 
-        teacher_params is an argument (not self.teacher_params) so tests can
-        differentiate with respect to it; the agent passes its constants.
+        teacher_params: this seed's `teacher_state`, from the training state (tests differentiate with
+        respect to it); unused without the teacher.
         """
         if not use_teacher:
             mean = self.policy_net.apply({"params": params["policy"]}, obs)
@@ -224,8 +233,9 @@ class MIKTAgent:
         return tuple(teacher_constants(t, self.num_layers, self.mikt.mixing, hidden) for t in specs)
 
     def apply(self, params: Params, obs: jax.Array, *, use_teacher: bool, teachers=None):
-        teachers = self.teacher_params if teachers is None else teachers
-        mean, log_std, value, _ = self.forward(params, teachers, obs, use_teacher)
+        """teachers: needed only with use_teacher (a student after the drop reads none)."""
+        mean, log_std, value, _ = self.forward(params, require_teachers(teachers) if use_teacher else None, obs,
+                                               use_teacher)
         return mean, log_std, value
 
     # -------------------------------------------------------------------- loss
@@ -272,10 +282,9 @@ class MIKTAgent:
         return metrics["total_loss"], metrics
 
     def loss(self, params: Params, batch: Minibatch, *, coupling_coef, use_teacher: bool, teachers=None):
-        """L_PPO + coupling + c_kl * KL + c_mi * L_MI on one minibatch -> (scalar, metrics)."""
-        teachers = self.teacher_params if teachers is None else teachers
-        return self.loss_with_teachers(params, teachers, batch, coupling_coef=coupling_coef,
-                                       use_teacher=use_teacher)
+        """L_PPO + coupling + c_kl * KL + c_mi * L_MI on one minibatch -> (scalar, metrics); teachers as in apply."""
+        return self.loss_with_teachers(params, require_teachers(teachers) if use_teacher else None, batch,
+                                       coupling_coef=coupling_coef, use_teacher=use_teacher)
 
     # ---------------------------------------------------------------- schedule
     def teacher_until(self, num_updates: int) -> int:

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from mjx_mikt.agents.base import Params, TeacherSpec
+from mjx_mikt.agents.mikt import require_teachers
 from mjx_mikt.agents.ppo import PPOAgent
 from mjx_mikt.config import PPOConfig
 
@@ -41,16 +42,16 @@ class MLPPAgent(PPOAgent):
     """
 
     def __init__(self, observation_size: int, action_size: int, ppo: PPOConfig, teacher: TeacherSpec):
+        del teacher  # its weights reach init as `teachers` (the training state); its shapes need no check here
         super().__init__(observation_size, action_size, ppo)
-        self.teacher = teacher
 
     def teacher_state(self, specs: Sequence[TeacherSpec]):
         """The teacher params MLPP copies from at init (the first source robot's); unused after init."""
         return jax.tree.map(jnp.asarray, specs[0].params)
 
     def init(self, key: jax.Array, teachers=None) -> Params:
-        """Fresh params with the teacher's copied in; `teachers` is a `teacher_state` (default: own)."""
-        teacher_params = self.teacher.params if teachers is None else teachers
+        """Fresh params with the teacher's copied in; `teachers` is this seed's `teacher_state`."""
+        teacher_params = require_teachers(teachers)
         fresh = super().init(key)
         copied = mlpp_copied(fresh, teacher_params)
         flat_teacher = {_path_key(p): x for p, x in jax.tree_util.tree_flatten_with_path(teacher_params)[0]}
