@@ -367,3 +367,20 @@ def test_the_training_state_is_the_only_path_by_which_an_agent_sees_a_teacher(mi
         make_agent("mlpp", 181, 22, PPO, MIKT, shifted).init(jax.random.PRNGKey(0))
     np.testing.assert_array_equal(agent.apply(params, batch.obs, use_teacher=False)[0],
                                   agent.apply(params, batch.obs, use_teacher=False, teachers=teachers)[0])
+
+
+def test_ppo_takes_its_teacher_schedule_from_no_teachers_and_mlpp_only_its_state():
+    """PPO writes only its own five methods; its schedule is NoTeachers' (no teacher phase, no coupling,
+    plain clip+Adam, nothing per seed). MLPP keeps that schedule and reads a teacher only at init."""
+    from mjx_mikt.agents import NoTeachers
+
+    schedule = ("teacher_state", "teacher_until", "coupling", "update_scaling")
+    assert not set(schedule) & set(vars(PPOAgent))
+    ppo = PPOAgent(11, 3, PPO)
+    assert ppo.teacher_state([teacher("Hopper")]) == () and ppo.teacher_until(100) == 0
+    assert float(ppo.coupling(0.5)) == 0.0 and ppo.update_scaling(100) is None and not ppo.uses_teacher
+    mlpp = make_agent("mlpp", 11, 3, PPO, MIKT, [teacher("Hopper")])
+    assert isinstance(mlpp, NoTeachers) and mlpp.teacher_until(100) == 0 and not mlpp.uses_teacher
+    jax.tree.map(np.testing.assert_array_equal, mlpp.teacher_state([teacher("Hopper")]), teacher("Hopper").params)
+    mikt = mikt_agent()
+    assert not isinstance(mikt, NoTeachers) and mikt.teacher_until(100) > 0 and mikt.uses_teacher

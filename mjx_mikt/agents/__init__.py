@@ -1,6 +1,7 @@
 """Agents: one module per method, all behind the `Agent` protocol of `base.py`.
 
-    base.py   Agent protocol, Minibatch, TeacherSpec, Params, Metrics (all the trainer imports)
+    base.py   Agent protocol, NoTeachers (the teacher schedule of an agent without one), Minibatch,
+              TeacherSpec, Params, Metrics (all the trainer imports)
     ppo.py    PPOAgent (also how teachers are trained)
     mlpp.py   MLPPAgent, the teacher-initialised baseline
     mikt.py   MIKTAgent and its ablations, with the coupling schedule
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from mjx_mikt.agents.base import Agent, Metrics, Minibatch, Params, TeacherSpec
+from mjx_mikt.agents.base import Agent, Metrics, Minibatch, NoTeachers, Params, TeacherSpec
 from mjx_mikt.agents.mikt import MIKTAgent, coupling_schedule
 from mjx_mikt.agents.mlpp import MLPP_FRESH, MLPPAgent, mlpp_copied
 from mjx_mikt.agents.ppo import PPOAgent
 from mjx_mikt.config import METHODS, MIKTConfig, PPOConfig
 
-__all__ = ["Agent", "Metrics", "Minibatch", "Params", "TeacherSpec", "PPOAgent", "MLPPAgent", "MIKTAgent",
+__all__ = ["Agent", "Metrics", "Minibatch", "NoTeachers", "Params", "TeacherSpec", "PPOAgent", "MLPPAgent", "MIKTAgent",
            "MLPP_FRESH", "mlpp_copied", "coupling_schedule", "make_agent"]
 
 

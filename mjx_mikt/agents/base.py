@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional, Protocol, Sequence, Tuple
 
 import jax
+import jax.numpy as jnp
 import optax
 from flax import struct
 
@@ -47,13 +48,15 @@ class TeacherSpec:
 
 
 class Agent(Protocol):
-    """The methods a trainer calls. Shapes: obs (..., observation_size), actions (..., action_size)."""
+    """The methods a trainer calls. Shapes: obs (..., observation_size), actions (..., action_size).
+
+    The first five are every agent's own; the last four are its teacher schedule, which an agent that
+    reads no teacher takes from `NoTeachers` (PPO does).
+    """
 
     observation_size: int
     action_size: int
     uses_teacher: bool
-
-    def teacher_state(self, specs: Sequence[TeacherSpec]) -> Any: ...
 
     def init(self, key: jax.Array, teachers: Any = None) -> Params: ...
 
@@ -64,6 +67,15 @@ class Agent(Protocol):
 
     def loss(self, params: Params, batch: Minibatch, *, coupling_coef=0.0, use_teacher: bool = False,
              teachers: Any = None) -> Tuple[jax.Array, Metrics]: ...
+
+    def diagnostics(self, params: Params) -> Metrics: ...
+
+    def param_groups(self, params: Params) -> Dict[str, Params]: ...
+
+    # ------------------------------------------------------------ the teacher schedule
+    def teacher_state(self, specs: Sequence[TeacherSpec]) -> Any:
+        """What the agent reads of `specs` (one per source robot), as arrays kept in the training state."""
+        ...
 
     def teacher_until(self, num_updates: int) -> int:
         """The update index where the teacher phase ends (0: the agent never reads a teacher)."""
@@ -79,6 +91,25 @@ class Agent(Protocol):
         left out of the optimiser, so its state keeps the plain clip+Adam structure)."""
         ...
 
-    def diagnostics(self, params: Params) -> Metrics: ...
 
-    def param_groups(self, params: Params) -> Dict[str, Params]: ...
+class NoTeachers:
+    """The teacher schedule of an agent that reads no teacher: nothing kept per seed, no teacher phase,
+    no coupling, plain clip+Adam."""
+
+    uses_teacher = False
+
+    def teacher_state(self, specs: Sequence[TeacherSpec]) -> Any:
+        del specs
+        return ()
+
+    def teacher_until(self, num_updates: int) -> int:
+        del num_updates
+        return 0
+
+    def coupling(self, fraction) -> jax.Array:
+        del fraction
+        return jnp.zeros((), jnp.float32)
+
+    def update_scaling(self, num_updates: int) -> Optional[optax.GradientTransformation]:
+        del num_updates
+        return None

@@ -13,21 +13,19 @@ These are also the params of a teacher and of an MLPP agent.
 
 from __future__ import annotations
 
-from typing import Dict, Sequence
+from typing import Dict
 
 import jax
 import jax.numpy as jnp
 
 from mjx_mikt import losses
-from mjx_mikt.agents.base import Metrics, Minibatch, Params, TeacherSpec
+from mjx_mikt.agents.base import Metrics, Minibatch, NoTeachers, Params
 from mjx_mikt.config import PPOConfig
 from mjx_mikt.networks import POLICY_HEAD_GAIN, VALUE_HEAD_GAIN, MixedMLP
 
 
-class PPOAgent:
-    """Plain PPO: separate policy and value MLPs, state-independent log-std."""
-
-    uses_teacher = False
+class PPOAgent(NoTeachers):
+    """Plain PPO: separate policy and value MLPs, state-independent log-std; no teacher schedule."""
 
     def __init__(self, observation_size: int, action_size: int, ppo: PPOConfig):
         self.observation_size = observation_size
@@ -36,11 +34,6 @@ class PPOAgent:
         hidden = tuple(ppo.hidden_sizes)
         self.policy_net = MixedMLP(hidden, action_size, POLICY_HEAD_GAIN)
         self.value_net = MixedMLP(hidden, 1, VALUE_HEAD_GAIN)
-
-    def teacher_state(self, specs: Sequence[TeacherSpec]):
-        """What this agent reads of its teachers during training, per seed (PPO: nothing)."""
-        del specs
-        return ()
 
     def init(self, key: jax.Array, teachers=None) -> Params:
         del teachers
@@ -67,18 +60,6 @@ class PPOAgent:
         total, _, metrics = losses.ppo_loss(mean, log_std, value, batch, self.ppo)
         metrics["total_loss"] = total
         return total, metrics
-
-    def teacher_until(self, num_updates: int) -> int:
-        del num_updates
-        return 0
-
-    def coupling(self, fraction) -> jax.Array:
-        del fraction
-        return jnp.zeros((), jnp.float32)
-
-    def update_scaling(self, num_updates: int):
-        del num_updates
-        return None
 
     def diagnostics(self, params: Params) -> Metrics:
         return {"log_std_mean": jnp.mean(params["log_std"])}
