@@ -58,6 +58,16 @@ def main() -> int:
         print(f"| {name} | {len(got[0])} | " + " | ".join(cells(got, ppo)) + " |")
     print()
     print("Ratios (in brackets) are MIKT's mean over PPO's mean of the same column.")
+    if all((HERE / name / "summary.json").is_file() for name in ("fade20", "nofade")):
+        fade, plain = per_seed(HERE / "fade20"), per_seed(HERE / "nofade")
+        print()
+        print("Paired seed by seed (the two cells are the same program until the floor first binds):")
+        print()
+        print("| fade20 - nofade | per seed (0-4) | mean ± std |")
+        print("|---|---:|---:|")
+        for label, a, b in zip(("final", "area", "evaluation"), fade, plain):
+            d = a - b
+            print(f"| {label} | {', '.join(f'{x:+,.0f}' for x in d)} | {d.mean():+,.0f} ± {d.std():,.0f} |")
     return 0
 
 
