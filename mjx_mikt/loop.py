@@ -105,6 +105,35 @@ def next_boundary(update: int, trainer: Trainer, config: Config) -> int:
     return min(candidates)
 
 
+def chunk_program(trainer: Trainer, config: Config, times: SittingTimes, use_teacher: bool, state, n: int):
+    """The phase's one chunk program, compiled at its first use and kept by the trainer: fn(state, count)
+    runs `count` <= updates_per_chunk(config) updates of every seed."""
+    chunk, num_seeds = updates_per_chunk(config), config.run.num_seeds
+
+    def make():
+        fn = lambda state, count: trainer.run(state, chunk, use_teacher, count=count)
+        return jax.jit(batched(fn, SEED_AXIS, in_axes=(0, None)), compiler_options=compiler_options(num_seeds))
+
+    name = "training program (with the teacher)" if use_teacher else "training program"
+    return compiles.compile_once(trainer.programs, make, (state, np.int32(n)), name,
+                                 compiles.announcement(name, config), times, key=(chunk, num_seeds))
+
+
+def evaluation_program(trainer: Trainer, config: Config, times: SittingTimes, use_teacher: bool, args: tuple):
+    """The phase's evaluation program, compiled at its first use and kept by the trainer:
+    fn(params, obs_stats, keys, teachers), all seed-batched -> {'return', 'length'} (num_seeds, episodes)."""
+    num_seeds = config.run.num_seeds
+
+    def make():
+        fn = lambda params, obs_stats, key, teachers: trainer.evaluate(
+            params, obs_stats, key, use_teacher=use_teacher, teachers=teachers)
+        return jax.jit(batched(fn, SEED_AXIS), compiler_options=compiler_options(num_seeds))
+
+    name = "evaluation program (with the teacher)" if use_teacher else "evaluation program"
+    return compiles.compile_once(trainer.programs, make, args, name, compiles.announcement(name, config), times,
+                                 key=(num_seeds,))
+
+
 def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
                  resume: bool = False, meta: Optional[Dict] = None,
                  stop_after_updates: Optional[int] = None, teachers=None,
@@ -113,7 +142,7 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
     """Train (or continue training) the run in `run_dir`; returns its final state and evaluation.
 
     `teachers` is the agent's teacher_state stacked on a leading (num_seeds,)
-    axis (seed i's teachers at index i), or None for the agent's own teachers.
+    axis (seed i's teachers at index i), or None for an agent that reads none (PPO).
 
     `stop_after_updates` ends the run early at that update, as an interruption
     would (used to test resume).
@@ -162,30 +191,10 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
         logger.text("config", config_file.read_text() if config_file.is_file() else config.to_json())
     chunk = updates_per_chunk(config)
 
-    def program(use_teacher: bool, state, n: int):
-        """The phase's one chunk program, compiled at its first use: fn(state, count) runs `count` <= chunk
-        updates."""
-        def make():
-            fn = lambda state, count: trainer.run(state, chunk, use_teacher, count=count)
-            return jax.jit(batched(fn, SEED_AXIS, in_axes=(0, None)), compiler_options=compiler_options(run.num_seeds))
-
-        name = "training program (with the teacher)" if use_teacher else "training program"
-        return compiles.compile_once(trainer.programs, make, (state, np.int32(n)), name,
-                                     compiles.announcement(name, config), times, key=(chunk, run.num_seeds))
-
     def run_eval(state, update):
-        use_teacher = trainer.use_teacher_at(update)
         eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, update))(keys)
         args = (state.params, state.obs_stats, eval_keys, state.teachers)
-
-        def make():
-            fn = lambda params, obs_stats, key, teachers: trainer.evaluate(
-                params, obs_stats, key, use_teacher=use_teacher, teachers=teachers)
-            return jax.jit(batched(fn, SEED_AXIS), compiler_options=compiler_options(run.num_seeds))
-
-        name = "evaluation program (with the teacher)" if use_teacher else "evaluation program"
-        evaluate = compiles.compile_once(trainer.programs, make, args, name, compiles.announcement(name, config),
-                                         times, key=(run.num_seeds,))
+        evaluate = evaluation_program(trainer, config, times, trainer.use_teacher_at(update), args)
         with times.timing("evaluation"):
             result = jax.device_get(evaluate(*args))
         logger.evaluation(update, update * batch, result["return"], result["length"])
@@ -212,7 +221,7 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
                     raise KeyboardInterrupt  # the same path as a Ctrl-C where no handler could be set
                 boundary = min(next_boundary(update, trainer, config), end)
                 n = min(chunk, boundary - update)
-                fn = program(trainer.use_teacher_at(update), state, n)  # compiled apart, timed as compiling
+                fn = chunk_program(trainer, config, times, trainer.use_teacher_at(update), state, n)  # timed apart
                 t0 = time.time()
                 state, metrics = fn(state, np.int32(n))
                 # the one host sync of the chunk; rows past n are the skipped updates' zeros
