@@ -52,7 +52,8 @@ def main() -> int:
     for line in (HERE / "cells.txt").read_text().splitlines():
         parts = line.split(maxsplit=2)
         if parts and not parts[0].startswith("#") and (HERE / parts[0] / "summary.json").is_file():
-            rows.append((f"{parts[0]}: {parts[1]} `{parts[2] if len(parts) > 2 else ''}`", f"results/wide-recipe-cells/{parts[0]}"))
+            flags = f"`{parts[2]}`" if len(parts) > 2 else "(the preset as it is today), at fade20's commit"
+            rows.append((f"{parts[0]}: {parts[1]} {flags}", f"results/wide-recipe-cells/{parts[0]}"))
     for name, folder in rows:
         got = per_seed(ROOT / folder)
         print(f"| {name} | {len(got[0])} | " + " | ".join(cells(got, ppo)) + " |")
