@@ -47,6 +47,14 @@ class TeacherSpec:
     robot: str
 
 
+def require_teachers(teachers):
+    """`teachers` (a teacher_state), or one clear error: an agent holds no teacher weights of its own."""
+    if teachers is None:
+        raise ValueError("this agent reads its teachers from the training state: pass teachers= "
+                         "(agent.teacher_state(specs), which Trainer.init stores in TrainState.teachers)")
+    return teachers
+
+
 class Agent(Protocol):
     """The methods a trainer calls. Shapes: obs (..., observation_size), actions (..., action_size).
 

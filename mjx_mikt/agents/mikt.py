@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import optax
 
 from mjx_mikt import losses
-from mjx_mikt.agents.base import Metrics, Minibatch, Params, TeacherSpec
+from mjx_mikt.agents.base import Metrics, Minibatch, Params, TeacherSpec, require_teachers
 from mjx_mikt.config import MIKTConfig, PPOConfig
 from mjx_mikt.networks import (POLICY_HEAD_GAIN, VALUE_HEAD_GAIN, Encoder, GaussianDecoder, MixedMLP,
                                hidden_sizes_of, preactivations)
@@ -141,14 +141,6 @@ def teacher_constants(spec: TeacherSpec, num_layers: int, mixing: str, hidden: T
                              f"wide, its observation_size {spec.observation_size}")
         out[tower] = {f"hidden_{j}": jax.tree.map(jnp.asarray, params[f"hidden_{j}"]) for j in range(num_layers)}
     return out
-
-
-def require_teachers(teachers):
-    """`teachers` (a teacher_state), or one clear error: an agent holds no teacher weights of its own."""
-    if teachers is None:
-        raise ValueError("this agent reads its teachers from the training state: pass teachers= "
-                         "(agent.teacher_state(specs), which Trainer.init stores in TrainState.teachers)")
-    return teachers
 
 
 class MIKTAgent:

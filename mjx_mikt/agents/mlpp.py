@@ -7,8 +7,7 @@ from typing import Dict, Sequence, Tuple
 import jax
 import jax.numpy as jnp
 
-from mjx_mikt.agents.base import Params, TeacherSpec
-from mjx_mikt.agents.mikt import require_teachers
+from mjx_mikt.agents.base import Params, TeacherSpec, require_teachers
 from mjx_mikt.agents.ppo import PPOAgent
 from mjx_mikt.config import PPOConfig
 
