@@ -63,7 +63,7 @@ def build_cell(robot: str, method: str, num_envs: int, rollout_length: int, num_
                                            if source else ()))
     trainer = run_folder.build_trainer(config, teacher_set.firsts)  # as the CLI builds it
     stacked = teacher_set.stacked(trainer.agent, config)
-    state = jax.jit(jax.vmap(trainer.init))(run_folder.seed_keys(config), stacked)
+    state = trainer.seed_batched_init()(run_folder.seed_keys(config), stacked)
     return trainer.env, trainer, state
 
 

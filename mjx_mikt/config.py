@@ -16,6 +16,7 @@ from typing import Any, Dict, Literal, Optional, Tuple, get_args, get_origin, ge
 Method = Literal["mikt", "mikt-no-mi", "mikt-no-rl-grad", "mikt-no-kl", "mlpp", "ppo"]
 Preset = Literal["paper", "paper-exact", "paper-wide", "wide-256x16", "wide-1024x8"]
 Backend = Literal["auto", "mjx", "mujoco", "mjx-warp"]
+EvalBackend = Literal["auto", "same", "mujoco"]
 Mixing = Literal["code", "paper"]
 ValueCoupling = Literal["ramp", "constant"]
 
@@ -164,6 +165,10 @@ class RunConfig:
     eval_every: int = option(50, 'updates between evaluations of the deterministic policy (0: only at the end)')
     eval_episodes: int = option(5, 'episodes per evaluation (run in parallel)')
     eval_max_steps: int = option(1000, 'control steps an evaluation episode may last')
+    eval_backend: EvalBackend = option("auto", "physics of the evaluations: same (the training's), mujoco (native "
+                                               "MuJoCo on the host CPU, the paper's simulator: an MJX run then compiles "
+                                               "no physics program beside its training programs), auto (mujoco when "
+                                               "training on mjx or mjx-warp, else same)")
     checkpoint_every: int = option(50, 'updates between checkpoints (0: only at the end)')
     video: bool = option(True, "render seed 0's final policy to RUN_DIR/videos/ and TensorBoard at the end "
                                "(a warning, not an error, where rendering is unavailable)")

@@ -130,8 +130,9 @@ def evaluation_program(trainer: Trainer, config: Config, times: SittingTimes, us
         return jax.jit(batched(fn, SEED_AXIS), compiler_options=compiler_options(num_seeds))
 
     name = "evaluation program (with the teacher)" if use_teacher else "evaluation program"
-    return compiles.compile_once(trainer.programs, make, args, name, compiles.announcement(name, config), times,
-                                 key=(num_seeds,))
+    on_native = trainer.eval_device is not None  # native MuJoCo beside MJX training: seconds, nothing to announce
+    return compiles.compile_once(trainer.programs, make, args, name,
+                                 "" if on_native else compiles.announcement(name, config), times, key=(num_seeds,))
 
 
 def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
@@ -159,7 +160,7 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
     run = config.run
     ckpt_dir = run_dir / "checkpoints"
     meta = dict(meta or {}, config=config.to_dict())
-    init = jax.jit(jax.vmap(trainer.init))
+    init = trainer.seed_batched_init()
     keys = seed_keys(config)
     earlier = 0.0  # wall time of earlier sittings, up to the checkpoint this one starts from
 
@@ -194,6 +195,8 @@ def run_training(trainer: Trainer, config: Config, run_dir: Path, label: str,
     def run_eval(state, update):
         eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, update))(keys)
         args = (state.params, state.obs_stats, eval_keys, state.teachers)
+        if trainer.eval_device is not None:  # native MuJoCo's evaluation runs on the host CPU
+            args = jax.device_put(args, trainer.eval_device)
         evaluate = evaluation_program(trainer, config, times, trainer.use_teacher_at(update), args)
         with times.timing("evaluation"):
             result = jax.device_get(evaluate(*args))

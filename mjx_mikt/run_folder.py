@@ -74,7 +74,16 @@ def build_trainer(config: Config, teachers: Sequence = ()) -> Trainer:
     agent = agents_lib.make_agent(
         config.run.method, env.observation_size, env.action_size, config.ppo, config.mikt, teachers
     )
-    return make_train(config, env, agent, env_sharding=env_sharding(config.ppo.num_envs))
+    return make_train(config, env, agent, env_sharding=env_sharding(config.ppo.num_envs),
+                      eval_env=envs.make(config.run.target, backend="mujoco") if native_evaluations(config) else None)
+
+
+def native_evaluations(config: Config) -> bool:
+    """Do the run's evaluations step native MuJoCo while its training steps another backend (--eval-backend)?
+    On an accelerator an evaluation on MJX compiles a physics program as long as the training program's (a
+    minute or more); on native MuJoCo it compiles none (docs/performance.md, "Compiles")."""
+    eval_backend, backend = config.run.eval_backend, envs.resolve_backend(config.run.backend)
+    return backend != "mujoco" and eval_backend in ("auto", "mujoco")
 
 
 def seed_keys(config: Config) -> jax.Array:
@@ -84,7 +93,7 @@ def seed_keys(config: Config) -> jax.Array:
 
 def restore_state(run_dir: Path, trainer: Trainer, config: Config, teachers) -> Tuple[Any, dict]:
     """(state, meta) of the newest readable checkpoint in run_dir; `teachers` as `RunFolder.build` gives them."""
-    abstract = jax.eval_shape(jax.jit(jax.vmap(trainer.init)), seed_keys(config), teachers)
+    abstract = jax.eval_shape(trainer.seed_batched_init(), seed_keys(config), teachers)
     state, meta, _ = checkpoint.restore_latest_readable(Path(run_dir) / "checkpoints", abstract)
     if all(len(x.sharding.device_set) == 1 for x in jax.tree.leaves(state)):
         # uncommitted, as a fresh run's state is: the programs are then the ones it compiled (the compile

@@ -128,9 +128,13 @@ def _episode_means(env_metrics: Metrics, done: jax.Array) -> Metrics:
 class Trainer:
     """Pure training functions for one (config, env, agent). See the module docstring."""
 
-    def __init__(self, config: Config, env: Env, agent: Agent, env_sharding=None):
+    def __init__(self, config: Config, env: Env, agent: Agent, env_sharding=None, eval_env: Optional[Env] = None):
         self.config = config
         self.env = env
+        # the physics of `evaluate`: the training env, or native MuJoCo beside an MJX one (--eval-backend), whose
+        # program then runs on the host CPU (`eval_device`) and compiles no physics of its own
+        self.eval_env = eval_env or env
+        self.eval_device = None if self.eval_env is env else jax.devices("cpu")[0]
         self.agent = agent
         self.ppo = config.ppo
         self.num_updates = config.num_updates
@@ -166,6 +170,11 @@ class Trainer:
             recent_returns=jnp.zeros((RECENT_EPISODES,)),
             episodes_finished=jnp.zeros((), jnp.int32),
         )
+
+    def seed_batched_init(self):
+        """jit(vmap(init)): (keys (num_seeds, 2), teachers stacked on (num_seeds,) or None) -> the seed-batched
+        TrainState (compiled by the caller: loop.run_training ahead of time, restore_state only for its shapes)."""
+        return jax.jit(jax.vmap(self.init))
 
     def use_teacher_at(self, update: int) -> bool:
         """Static phase of update `update` (0-based): does the student read its teacher?"""
@@ -349,14 +358,14 @@ class Trainer:
         """
         episodes = episodes or self.config.run.eval_episodes
         max_steps = max_steps or self.config.run.eval_max_steps
-        env_state = jax.vmap(self.env.reset)(jax.random.split(key, episodes))
+        env_state = jax.vmap(self.eval_env.reset)(jax.random.split(key, episodes))
 
         def step(carry):
             env_state, total, length, alive = carry
             obs = self._normalize_obs(obs_stats, env_state.obs)
             mean, _, _ = self.agent.apply(params, obs, use_teacher=use_teacher,
                                           teachers=teachers if jax.tree.leaves(teachers) else None)
-            env_state = batched(self.env.step)(env_state, mean)
+            env_state = batched(self.eval_env.step)(env_state, mean)
             total = total + alive * env_state.reward
             length = length + alive
             alive = alive * (1.0 - env_state.done)
@@ -372,7 +381,8 @@ class Trainer:
         return {"return": total, "length": length}
 
 
-def make_train(config: Config, env: Env, agent, env_sharding: Optional[Any] = None) -> Trainer:
+def make_train(config: Config, env: Env, agent, env_sharding: Optional[Any] = None,
+               eval_env: Optional[Env] = None) -> Trainer:
     """Build the pure training functions; `make_train(...).train` is PureJaxRL's train(key).
 
     Installs nothing: the entry points install the project's patches (mjx_mikt/patches.py) first.
@@ -382,4 +392,4 @@ def make_train(config: Config, env: Env, agent, env_sharding: Optional[Any] = No
             f"agent is for obs {agent.observation_size} / action {agent.action_size} but env "
             f"{env.name} has obs {env.observation_size} / action {env.action_size}"
         )
-    return Trainer(config, env, agent, env_sharding)
+    return Trainer(config, env, agent, env_sharding, eval_env)

@@ -296,7 +296,6 @@ def test_mix_lr_scale_multiplies_only_the_mixing_logits_step():
     moves the same."""
     import dataclasses
 
-    import optax
     from mjx_mikt.agents.mikt import mixing_logits_mask
     from mjx_mikt.config import Config, RunConfig
     from mjx_mikt.train import Trainer

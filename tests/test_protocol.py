@@ -97,7 +97,7 @@ def test_two_students_in_one_program_read_two_different_teachers():
     same_key = jnp.stack([jax.random.PRNGKey(0)] * 2)  # identical students: only the teachers differ
 
     def first_update(stacked):
-        state = jax.jit(jax.vmap(trainer.init))(same_key, stacked)
+        state = trainer.seed_batched_init()(same_key, stacked)
         after, metrics = jax.jit(jax.vmap(lambda s: trainer.run(s, 1, True)))(state)
         obs = jnp.ones((2, 5, 4))
         mean = jax.vmap(lambda p, o, t: agent.apply(p, o, use_teacher=True, teachers=t))(

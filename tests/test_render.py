@@ -181,7 +181,7 @@ def test_run_policy_restores_the_seed_and_drops_the_teacher_after_training(tmp_p
     run_folder.write_config(run_dir, config)
     teacher_set = teachers_lib.TeacherSet.of_run(config, run_dir)
     trainer = run_folder.build_trainer(config, teacher_set.firsts)
-    state = jax.jit(jax.vmap(trainer.init))(seed_keys(config), teacher_set.stacked(trainer.agent, config))
+    state = trainer.seed_batched_init()(seed_keys(config), teacher_set.stacked(trainer.agent, config))
     # a finished run: its last update is past the switch, so the final policy reads no teacher
     finished = jnp.full((2,), trainer.num_updates, jnp.int32)
     state = dataclasses.replace(state, update=finished)

@@ -25,7 +25,7 @@ def test_a_moved_run_folder_opens_with_its_new_path_and_restores_its_checkpoint(
     folder.write_config()
     trainer, teachers = folder.build()
     assert teachers is None  # PPO reads no teacher
-    state = jax.jit(jax.vmap(trainer.init))(seed_keys(folder.config), teachers)
+    state = trainer.seed_batched_init()(seed_keys(folder.config), teachers)
     checkpoint.save_checkpoint(folder.checkpoints, 3, state, {"update": 3})
     shutil.move(tmp_path / "a", tmp_path / "b")
 

@@ -66,7 +66,7 @@ def test_train_vmaps_over_seeds():
 def test_checkpoint_round_trip(tmp_path):
     config = toy_config()
     trainer = toy_trainer(config)
-    state = jax.jit(jax.vmap(trainer.init))(jnp.stack([jax.random.PRNGKey(3)]))
+    state = trainer.seed_batched_init()(jnp.stack([jax.random.PRNGKey(3)]))
     state, _ = jax.jit(jax.vmap(lambda s: trainer.run(s, 1, False)))(state)
     checkpoint.save_checkpoint(tmp_path / "ckpt", 1, state, {"note": "x"})
     abstract = jax.eval_shape(lambda s: s, state)
@@ -79,7 +79,7 @@ def test_checkpoint_round_trip(tmp_path):
 def test_corrupt_checkpoint_is_one_line_error(tmp_path):
     config = toy_config()
     trainer = toy_trainer(config)
-    state = jax.jit(jax.vmap(trainer.init))(jnp.stack([jax.random.PRNGKey(3)]))
+    state = trainer.seed_batched_init()(jnp.stack([jax.random.PRNGKey(3)]))
     checkpoint.save_checkpoint(tmp_path / "ckpt", 1, state, {})
     for path in (tmp_path / "ckpt").rglob("*"):
         if path.is_file() and path.stat().st_size > 0 and "state" in str(path):
