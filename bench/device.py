@@ -134,8 +134,11 @@ def train(argv: List[str], run_dir: Path, deadline: float, keep: Optional[Path] 
     summary = run_dir / "summary.json"
     if summary.is_file():
         data = json.loads(summary.read_text())
+        compiled = data.get("compiles") or []  # the sitting's XLA programs (mjx_mikt.compiles.summary)
         row.update(env_steps=data.get("env_steps_per_seed"), eval_return=data.get("eval_return_mean"),
-                   status=data.get("status"), sitting_time_s=data.get("sitting_time_s"))
+                   status=data.get("status"), sitting_time_s=data.get("sitting_time_s"),
+                   programs=sum(c.get("count", 1) for c in compiled),
+                   xla_compile_s=round(sum(c["seconds"] for c in compiled), 1))
     if proc.returncode != 0:
         row["error_tail"] = (err or "").strip().splitlines()[-1:] 
     print(f"train: exit {row['exit_code']} in {row['wall_s']} s, loop {row['loop_env_steps_per_s']} env-steps/s, "
@@ -182,16 +185,17 @@ def markdown(report: Dict) -> str:
         compile_s = f"{r['compile_s']:.1f}" if "compile_s" in r else "-"
         lines.append(f"| {r['robot']} | {r['backend']} | {r['batch']:,} | {speed} | {compile_s} |")
     lines += ["", "## Training end to end (one program each: compile, training, evaluations)", "",
-              "| run | exit | wall s | loop env-steps/s (median) | final eval | env steps | the run's own time split, s |",
-              "|---|---|---:|---:|---:|---:|---|"]
+              "| run | exit | wall s | loop env-steps/s (median) | final eval | env steps | XLA programs, s "
+              "| the run's own time split, s |", "|---|---|---:|---:|---:|---:|---:|---|"]
     for r in report["training"]:
         if r.get("skipped"):
-            lines.append(f"| {r['name']} | skipped ({r['skipped']}) | | | | |")
+            lines.append(f"| {r['name']} | skipped ({r['skipped']}) | | | | | | |")
             continue
         evaluation = f"{r['eval_return']:,.0f}" if r.get("eval_return") is not None else "-"
         split = ", ".join(f"{k} {v:,.0f}" for k, v in (r.get("sitting_time_s") or {}).items()) or "-"
+        compiled = f"{r['programs']}, {r['xla_compile_s']:,.1f}" if "programs" in r else "-"
         lines.append(f"| {r['name']} | {r['exit_code']} | {r['wall_s']:.0f} | {r.get('loop_env_steps_per_s') or '-'} | "
-                     f"{evaluation} | {r.get('env_steps') or '-'} | {split} |")
+                     f"{evaluation} | {r.get('env_steps') or '-'} | {compiled} | {split} |")
     return "\n".join(lines) + "\n"
 
 

@@ -206,6 +206,9 @@ def test_device_bench_reads_committed_teachers_instead_of_training_them(tmp_path
     ppo, mikt = report["training"]
     assert ppo["skipped"].startswith("teachers read from") and mikt["exit_code"] == 0, (ppo, mikt)
     assert mikt["env_steps"] > 0 and "--teacher-store " + str(store) in mikt["command"]
+    # its XLA programs, counted apart from the time split (initial state, two phases of training, evaluation)
+    assert mikt["programs"] >= 4 and mikt["xla_compile_s"] > 0
+    assert f"| {mikt['programs']}, {mikt['xla_compile_s']:,.1f} |" in (tmp_path / "report.md").read_text()
     # the temporary run's progress lines and metrics stay beside the report
     assert "steps/s" in (tmp_path / "report-mikt.log").read_text()
     assert (tmp_path / "report-mikt-metrics.csv").read_text().startswith("update")
