@@ -33,6 +33,15 @@ def per_seed(folder: Path):
     return stats["final"], stats["auc"], evals
 
 
+MARKS = (500_000, 1_000_000, 1_500_000, 1_790_000)
+
+
+def curve_at(folder: Path):
+    """The seeds' mean paper curve at the last update at or before each of MARKS (env steps)."""
+    steps, curve = read_metric(folder, "episode_return_100")
+    return [float(np.mean(curve[:, np.searchsorted(steps, m, side="right") - 1])) for m in MARKS]
+
+
 def cells(values, reference=None):
     out = []
     for i, v in enumerate(values):
@@ -59,6 +68,17 @@ def main() -> int:
         print(f"| {name} | {len(got[0])} | " + " | ".join(cells(got, ppo)) + " |")
     print()
     print("Ratios (in brackets) are MIKT's mean over PPO's mean of the same column.")
+    print()
+    print("The paper curve on the way (mean over seeds at the last update at or before each step count; the "
+          "teacher is dropped at 1.80M):")
+    print()
+    print("| cell | " + " | ".join(f"{m / 1e6:g}M" for m in MARKS) + " |")
+    print("|---|" + "---:|" * len(MARKS))
+    ppo_curve = curve_at(ROOT / PPO[1])
+    print(f"| {PPO[0]} | " + " | ".join(f"{v:,.0f}" for v in ppo_curve) + " |")
+    for name, folder in rows:
+        print(f"| {name} | " + " | ".join(f"{v:,.0f} ({v / p:.2f}x)" for v, p in zip(curve_at(ROOT / folder), ppo_curve))
+              + " |")
     if all((HERE / name / "summary.json").is_file() for name in ("fade20", "nofade")):
         fade, plain = per_seed(HERE / "fade20"), per_seed(HERE / "nofade")
         print()
