@@ -68,8 +68,7 @@ def _handle(signum, frame):
     if _Guard.received:  # already stopping: a second Ctrl-C must not break off the first one's cleanup
         return
     _Guard.received = signum
-    if _Guard.depth:
-        _say(f"\n{signal.Signals(signum).name} received: stopping once this write is done\n")
+    if _Guard.depth:  # a write in progress (under a second): its end stops the process with the one line
         return
     _stop(signum)
 

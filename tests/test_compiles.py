@@ -51,13 +51,14 @@ def test_a_signal_while_a_compile_runs_in_its_thread_is_raised_at_once():
     assert not signals.busy()
 
 
-def test_a_signal_during_a_critical_write_is_raised_when_it_is_done():
+def test_a_signal_during_a_critical_write_is_raised_when_it_is_done(capfd):
     done = []
     with signals.guard(), pytest.raises(signals.Interrupted):
         with signals.critical():
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(0.2)  # the handler has run by now, and only recorded the signal
             done.append(True)
+            assert capfd.readouterr().err == ""  # the one line comes after the write, not a second one now
     assert done == [True]
     assert signals.exit_code(signal.SIGTERM) == 143
 
