@@ -103,6 +103,11 @@ class MIKTConfig:
     encoder_lr_scale: float = option(1.0, "learning-rate multiplier of the encoders phi and the MI decoders q_omega "
                                           "(1: the paper's); with a wide batch's ~20x fewer SGD steps L_MI is far "
                                           "less optimised (docs/scale.md)")
+    encoder_fixed_rate: bool = option(False, "under --desired-kl, the encoders phi and the MI decoders q_omega keep "
+                                             "the fixed rate rule (--learning-rate, annealed unless --no-anneal-lr) in "
+                                             "an Adam of their own instead of the KL-adapted rate: the KL measures the "
+                                             "policy, and at the adaptive rate's early 1e-5 floor the encoder barely "
+                                             "learns (docs/scale.md); off: the paper's single rate")
     teacher_fade: float = option(0.0, "training fraction before coupling_end over which a floor on p_s rises "
                                       "linearly to 1 (0: off, the paper's): the teacher's share is gone when it is "
                                       "dropped, so the drop changes nothing the student computes (docs/scale.md)")
@@ -306,6 +311,8 @@ def validate(config: Config) -> None:
         raise ConfigError("--video-every must be >= 0 and --video-steps >= 1")
     if ppo.desired_kl < 0:
         raise ConfigError(f"--desired-kl must be >= 0 (0: off), got {ppo.desired_kl}")
+    if mikt.encoder_fixed_rate and ppo.desired_kl <= 0:
+        raise ConfigError("--encoder-fixed-rate keeps the encoders off the KL-adaptive rate: it needs --desired-kl > 0")
     if run.teacher_seeds < 1:
         raise ConfigError(f"--teacher-seeds must be at least 1, got {run.teacher_seeds}")
     if not 0.0 <= mikt.coupling_start <= mikt.coupling_end <= 1.0:

@@ -142,7 +142,8 @@ class Trainer:
         self.switch_update = agent.teacher_until(self.num_updates)
         self.env_sharding = env_sharding  # optional NamedSharding for (num_envs, ...) leaves
         # MIKT's mixing-logit rate is a stage after Adam; left out when None (older checkpoints' state)
-        self.optimizer = make_optimizer(self.ppo, self.num_updates, agent.update_scaling(self.num_updates))
+        self.optimizer = make_optimizer(self.ppo, self.num_updates, agent.update_scaling(self.num_updates),
+                                        agent.fixed_rate_mask())
         # the programs loop.run_training compiled for this trainer (compiles.compile_once): kept, so that a
         # second run with the same trainer (a resume in the same process) compiles none of them again
         self.programs: Dict = {}

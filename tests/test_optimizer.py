@@ -69,3 +69,32 @@ def test_a_trained_run_adapts_its_rate_per_seed_and_uses_it():
 def test_negative_desired_kl_is_a_config_error():
     with pytest.raises(ConfigError, match="desired-kl"):
         validate(Config(ppo=PPOConfig(desired_kl=-0.1)))
+
+
+def test_a_fixed_rate_mask_keeps_its_leaves_on_the_annealed_rule_and_the_rest_on_the_kl_rate():
+    """Under --desired-kl, --encoder-fixed-rate's split: after the KL rule cuts the rate, the masked
+    leaves still take the annealed rate's first Adam step (about lr x sign(g)), the others the cut one;
+    without the mask every leaf takes the cut rate."""
+    ppo = PPOConfig(learning_rate=1e-3, desired_kl=0.01, num_minibatches=1, update_epochs=1)
+    params = {"policy": jnp.zeros((3,)), "encoder": jnp.zeros((2,))}
+    grads = {"policy": jnp.ones((3,)), "encoder": -jnp.ones((2,))}
+    mask = lambda p: {"policy": False, "encoder": True}
+    for fixed_rate_mask, encoder_step in ((mask, 1e-3), (None, 1e-3 / 1.5)):
+        optimizer = make_optimizer(ppo, 10, fixed_rate_mask=fixed_rate_mask)
+        state = adapt_learning_rate(ppo, optimizer.init(params), jnp.asarray(0.05))  # above 2 x 0.01: cut
+        assert float(learning_rate(ppo, 10, state, 0)) == pytest.approx(1e-3 / 1.5)
+        updates, _ = optimizer.update(grads, state, params)
+        np.testing.assert_allclose(updates["policy"], -1e-3 / 1.5, rtol=1e-3)
+        np.testing.assert_allclose(updates["encoder"], encoder_step, rtol=1e-3)
+
+
+def test_the_mikt_agent_keeps_its_encoders_and_mi_decoders_on_the_fixed_rate_only_when_asked():
+    from test_agents import MIKT, mikt_agent
+    from mjx_mikt.agents.mikt import encoder_mask
+
+    assert mikt_agent().fixed_rate_mask() is None
+    assert mikt_agent(mikt=dataclasses.replace(MIKT, encoder_fixed_rate=True)).fixed_rate_mask() is encoder_mask
+    assert agents.make_agent("ppo", 3, 2, PPOConfig(), None).fixed_rate_mask() is None
+    with pytest.raises(ConfigError, match="encoder-fixed-rate.*desired-kl"):
+        validate(Config(run=RunConfig(method="mikt", source=("CentipedeFour",)),
+                        mikt=dataclasses.replace(Config().mikt, encoder_fixed_rate=True)))

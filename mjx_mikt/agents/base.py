@@ -14,7 +14,7 @@ a teacher's weights: it is built from the specs' shapes and keeps no copy
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Protocol, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -99,6 +99,11 @@ class Agent(Protocol):
         left out of the optimiser, so its state keeps the plain clip+Adam structure)."""
         ...
 
+    def fixed_rate_mask(self) -> Optional[Callable[[Params], Params]]:
+        """params -> tree of bools: the parameters that keep the fixed rate rule under a KL-adaptive rate
+        (optimizer.make_optimizer), or None (every parameter follows it)."""
+        ...
+
 
 class NoTeachers:
     """The teacher schedule of an agent that reads no teacher: nothing kept per seed, no teacher phase,
@@ -120,4 +125,7 @@ class NoTeachers:
 
     def update_scaling(self, num_updates: int) -> Optional[optax.GradientTransformation]:
         del num_updates
+        return None
+
+    def fixed_rate_mask(self) -> Optional[Callable[[Params], Params]]:
         return None

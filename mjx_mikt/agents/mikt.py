@@ -299,6 +299,10 @@ class MIKTAgent:
             return None
         return stages[0] if len(stages) == 1 else optax.chain(*stages)
 
+    def fixed_rate_mask(self):
+        """The encoders and MI decoders under --encoder-fixed-rate (their loss is L_MI, not the policy's KL)."""
+        return encoder_mask if self.mikt.encoder_fixed_rate else None
+
     # ------------------------------------------------------------- reporting
     def diagnostics(self, params: Params) -> Metrics:
         """'p_s/{policy,value}_j' and each teacher's weight 'p_t/<robot>/{policy,value}_j'."""
