@@ -1,12 +1,14 @@
 """Issue 45's 5-seed cells against PPO from scratch under the same recipe (wide-256x16, CentipedeFour ->
 CentipedeEight, 2M steps, seeds 0-4): final (the paper curve's mean over the last 10% of updates, as the
 reports compute it), area under the curve, and the final deterministic evaluation, mean ± std over seeds
-(numpy's std, ddof 0, as report.json), each with its ratio to PPO's mean.
+(numpy's std, ddof 0, as report.json), each with its ratio to the mean of PPO under the same optimisation
+(the same `ppo` block in config.json: the committed PPO cell's, or a PPO line of cells.txt).
 
     .venv/bin/python results/wide-recipe-cells/table.py > results/wide-recipe-cells/table.md
 """
 
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -52,17 +54,30 @@ def cells(values, reference=None):
     return out
 
 
-def main() -> int:
-    ppo = per_seed(ROOT / PPO[1])
-    print("| cell | seeds | final (last 10%) | area under the curve | final evaluation |")
-    print("|---|---:|---:|---:|---:|")
-    print(f"| {PPO[0]} | {len(ppo[0])} | " + " | ".join(cells(ppo)) + " |")
-    rows = [BEFORE]
+def ppo_recipe(folder: Path) -> str:
+    """The run's PPO optimisation (config.json's `ppo` block; older configs lack desired_kl, i.e. 0), as a key."""
+    block = json.loads((folder / "config.json").read_text())["ppo"]
+    block.setdefault("desired_kl", 0.0)
+    return json.dumps(block, sort_keys=True)
+
+
+def finished_cells():
+    """(label, folder, method) of each cells.txt line whose records are committed, in the file's order."""
+    out = []
     for line in (HERE / "cells.txt").read_text().splitlines():
         parts = line.split(maxsplit=2)
         if parts and not parts[0].startswith("#") and (HERE / parts[0] / "summary.json").is_file():
             flags = f"`{parts[2]}`" if len(parts) > 2 else "(the preset as it is today), at fade20's commit"
-            rows.append((f"{parts[0]}: {parts[1]} {flags}", f"results/wide-recipe-cells/{parts[0]}"))
+            out.append((f"{parts[0]}: {parts[1]} {flags}", f"results/wide-recipe-cells/{parts[0]}", parts[1]))
+    return out
+
+
+def section(ppo_row, rows):
+    """The final/area/evaluation table of `rows` against `ppo_row` (label, folder), then their curves."""
+    ppo = per_seed(ROOT / ppo_row[1])
+    print("| cell | seeds | final (last 10%) | area under the curve | final evaluation |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| {ppo_row[0]} | {len(ppo[0])} | " + " | ".join(cells(ppo)) + " |")
     for name, folder in rows:
         got = per_seed(ROOT / folder)
         print(f"| {name} | {len(got[0])} | " + " | ".join(cells(got, ppo)) + " |")
@@ -74,22 +89,49 @@ def main() -> int:
     print()
     print("| cell | " + " | ".join(f"{m / 1e6:g}M" for m in MARKS) + " |")
     print("|---|" + "---:|" * len(MARKS))
-    ppo_curve = curve_at(ROOT / PPO[1])
-    print(f"| {PPO[0]} | " + " | ".join(f"{v:,.0f}" for v in ppo_curve) + " |")
+    ppo_curve = curve_at(ROOT / ppo_row[1])
+    print(f"| {ppo_row[0]} | " + " | ".join(f"{v:,.0f}" for v in ppo_curve) + " |")
     for name, folder in rows:
         print(f"| {name} | " + " | ".join(f"{v:,.0f} ({v / p:.2f}x)" for v, p in zip(curve_at(ROOT / folder), ppo_curve))
               + " |")
-    if all((HERE / name / "summary.json").is_file() for name in ("fade20", "nofade")):
-        fade, plain = per_seed(HERE / "fade20"), per_seed(HERE / "nofade")
+
+
+def main() -> int:
+    """One section per PPO recipe with a PPO cell: the committed cell's (the preset's) first, then each PPO
+    line of cells.txt; each MIKT cell sits in the section whose PPO optimisation its own equals."""
+    done = finished_cells()
+    sections = {ppo_recipe(ROOT / PPO[1]): (PPO, [BEFORE])}
+    for label, folder, method in done:
+        if method == "ppo":
+            sections.setdefault(ppo_recipe(ROOT / folder), ((label, folder), []))
+    unmatched = []
+    for label, folder, method in done:
+        if method != "ppo":
+            sections.get(ppo_recipe(ROOT / folder), (None, unmatched))[1].append((label, folder))
+    for i, (ppo_row, rows) in enumerate(sections.values()):
+        if i:
+            print()
+            print(f"Under another PPO optimisation, both arms alike: {ppo_row[0]}")
+            print()
+        section(ppo_row, rows)
+        if i == 0 and all((HERE / name / "summary.json").is_file() for name in ("fade20", "nofade")):
+            paired(HERE / "fade20", HERE / "nofade")
+    if unmatched:
         print()
-        print("Paired seed by seed (the two cells are the same program until the floor first binds):")
-        print()
-        print("| fade20 - nofade | per seed (0-4) | mean ± std |")
-        print("|---|---:|---:|")
-        for label, a, b in zip(("final", "area", "evaluation"), fade, plain):
-            d = a - b
-            print(f"| {label} | {', '.join(f'{x:+,.0f}' for x in d)} | {d.mean():+,.0f} ± {d.std():,.0f} |")
+        print("No PPO cell under the same optimisation yet: " + "; ".join(label for label, _ in unmatched))
     return 0
+
+
+def paired(fade_folder: Path, plain_folder: Path):
+    fade, plain = per_seed(fade_folder), per_seed(plain_folder)
+    print()
+    print("Paired seed by seed (the two cells are the same program until the floor first binds):")
+    print()
+    print("| fade20 - nofade | per seed (0-4) | mean ± std |")
+    print("|---|---:|---:|")
+    for label, a, b in zip(("final", "area", "evaluation"), fade, plain):
+        d = a - b
+        print(f"| {label} | {', '.join(f'{x:+,.0f}' for x in d)} | {d.mean():+,.0f} ± {d.std():,.0f} |")
 
 
 if __name__ == "__main__":
