@@ -47,7 +47,8 @@ STUDIES = (
     Study("scale", "Wide batches: MIKT CentipedeFour -> CentipedeEight and PPO from scratch, per preset",
           "CentipedeFour", "CentipedeEight", ("paper", "wide-256x16", "wide-1024x8"),
           ablations=(("wide-256x16", "mixing rate x1", "results/scale-pilots/wide-256x16-mix1"),
-                     ("wide-256x16", "4M env steps", "results/scale-pilots/wide-256x16-4M"))),
+                     ("wide-256x16", "4M env steps", "results/scale-pilots/wide-256x16-4M"),
+                     ("wide-256x16", "4M env steps", "results/scale-pilots/wide-256x16-4M-ppo"))),
 )
 
 KINDS: Dict[str, Kind] = {k.name: k for k in FIGURES + COMPARISONS + STUDIES}

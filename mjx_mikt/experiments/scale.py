@@ -48,7 +48,8 @@ class Study(Kind):
     target: str
     presets: Tuple[str, ...]  # the first is the baseline
     # (preset, what differs, run folder): a student cell of a preset run with one setting changed, reported
-    # beside the preset's own cells (MIKT/PPO against the preset's PPO cell)
+    # beside the preset's own cells; its method is its config's. A MIKT ablation's MIKT/PPO is against the
+    # PPO ablation with the same change if there is one, else the preset's PPO cell (same env steps only)
     ablations: Tuple[Tuple[str, str, str], ...] = ()
     throughput_glob: str = "bench/results/cell-scale-*.jsonl"  # the newest file is read
 
@@ -186,12 +187,15 @@ def build(study: Study, protocols: Dict[str, Protocol], throughput_path: Optiona
         found = reports.folder_entry(Path(folder)) if preset in out["presets"] else None
         if found is not None:
             config = json.loads((Path(folder) / "config.json").read_text())
-            out["ablations"].append(dict(found, preset=preset, change=change, method="mikt", target=study.target,
+            out["ablations"].append(dict(found, preset=preset, change=change,
+                                         method=config.get("run", {}).get("method", "mikt"), target=study.target,
                                          planned_updates=planned_updates(config)))
     for name, entry in out["presets"].items():
         cells = {e["method"]: e for e in entry["cells"].values() if e["target"] == study.target}
-        variants = [(cells, entry)] + [({"mikt": a, "ppo": cells.get("ppo")}, a)
-                                       for a in out["ablations"] if a["preset"] == name]
+        ablations = [a for a in out["ablations"] if a["preset"] == name]
+        same_change_ppo = {a["change"]: a for a in ablations if a["method"] == "ppo"}
+        variants = [(cells, entry)] + [({"mikt": a, "ppo": same_change_ppo.get(a["change"], cells.get("ppo"))}, a)
+                                       for a in ablations if a["method"] == "mikt"]
         for students, holder in variants:
             mikt, ppo = students.get("mikt"), students.get("ppo")
             if mikt and ppo and mikt["status"] == ppo["status"] == "done" and mikt["env_steps"] == ppo["env_steps"]:
@@ -201,7 +205,7 @@ def build(study: Study, protocols: Dict[str, Protocol], throughput_path: Optiona
                 mikt["p_s_at_switch"] = p_s_at_switch(Path(mikt["cell"]))
                 mikt["mix_lr_scale"] = json.loads((Path(mikt["cell"]) / "config.json").read_text()).get(
                     "mikt", {}).get("mix_lr_scale", 1.0)
-        for method, e in list(cells.items()) + [("mikt", a) for a in out["ablations"] if a["preset"] == name]:
+        for method, e in list(cells.items()) + [(a["method"], a) for a in ablations]:
             per_seed = entry["throughput_per_seed"].get(method)
             e["to_baseline"] = {}
             for curve, level in levels.items():
@@ -300,7 +304,8 @@ def figure(data: Dict, path: Path) -> Optional[Path]:
         for i, (name, entry) in enumerate(data["presets"].items()):
             shown = [(e, "-" if e["method"] == "mikt" else "--", f"{name} {e['method']}")
                      for e in entry["cells"].values()]
-            shown += [(a, ":", f"{name} mikt, {a['change']}") for a in data.get("ablations", []) if a["preset"] == name]
+            shown += [(a, ":" if a["method"] == "mikt" else "-.", f"{name} {a['method']}, {a['change']}")
+                      for a in data.get("ablations", []) if a["preset"] == name]
             for e, style, label in shown:
                 speed = entry["throughput_per_seed"].get(e["method"]) if timed else 1e6 / 60
                 series = reports.read_metric(Path(e["cell"]), metric, csv_name)
