@@ -329,6 +329,23 @@ def test_every_preset_has_its_line_in_help():
     assert all(f"{name} = {line}" in text for name, line in PRESET_HELP.items())
 
 
+def test_the_preset_help_quotes_the_committed_scale_report_s_mikt_over_ppo():
+    """A preset's "MIKT/PPO ... Ax final ... Bx evaluation" in --help is results/scale-2M/report.json's
+    ratio of that preset's cells, rounded to two decimals: the help cannot drift from the measurement."""
+    import re
+
+    from mjx_mikt.config import PRESET_HELP
+
+    report = json.loads((Path(__file__).resolve().parents[1] / "results/scale-2M/report.json").read_text())
+    quoted = {name: re.search(r"([\d.]+)x final,? (?:and )?([\d.]+)x evaluation", text)
+              for name, text in PRESET_HELP.items()}
+    quoted = {name: m.groups() for name, m in quoted.items() if m}
+    assert set(quoted) == {"paper", "wide-256x16", "wide-1024x8"}
+    for name, (final, evaluation) in quoted.items():
+        ratio = report["presets"][name]["mikt_over_ppo"]
+        assert (final, evaluation) == (f"{ratio['final']:.2f}", f"{ratio['eval']:.2f}"), name
+
+
 def test_a_preset_sets_its_mixing_rate_and_a_flag_overrides_it():
     from mjx_mikt import run as cli
 
